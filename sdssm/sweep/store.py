@@ -1,0 +1,446 @@
+"""The results store: SQLAlchemy 2 ORM over SQLite (default) or any other SQLAlchemy URL.
+
+Contract (DESIGN.md):
+- The sweep driver is the only writer; readers (`status`, `report`) may read at any time. SQLite runs
+  in WAL mode with a busy timeout, so readers never see "database is locked".
+- Writes are idempotent upserts: a trial row per trial key, a metric row per (trial key, step), a
+  length-accuracy row per (trial key, length). A resumed trial that reports a step again overwrites it.
+- The schema version lives in the `meta` table; a database without it is not ours and is refused.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, create_engine,
+    event, inspect, select,
+)
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from sdssm.config import TrialConfig
+
+SCHEMA_VERSION = 1
+DEFAULT_DB_URL = "sqlite:///results/sdssm.db"
+
+# Trial statuses. A trial in DONE_STATUSES is never trained again by a rerun of its sweep.
+PENDING, RUNNING, SOLVED, FINISHED, DIVERGED, STOPPED, FAILED = (
+    "pending", "running", "solved", "finished", "diverged", "stopped", "failed")
+STATUSES = (PENDING, RUNNING, SOLVED, FINISHED, DIVERGED, STOPPED, FAILED)
+DONE_STATUSES = frozenset({SOLVED, FINISHED, DIVERGED, STOPPED})
+
+
+class StoreError(Exception):
+    """The database cannot be used (bad URL, not ours, newer schema, unreadable file)."""
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Meta(Base):
+    __tablename__ = "sdssm_meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Sweep(Base):
+    __tablename__ = "sweeps"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    spec_path: Mapped[str] = mapped_column(Text, default="")
+    spec_text: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SweepTrial(Base):
+    """Membership: a trial may belong to several sweeps (and is trained once)."""
+
+    __tablename__ = "sweep_trials"
+    sweep_id: Mapped[int] = mapped_column(ForeignKey("sweeps.id", ondelete="CASCADE"), primary_key=True)
+    trial_key: Mapped[str] = mapped_column(ForeignKey("trials.key", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Trial(Base):
+    __tablename__ = "trials"
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Denormalised config columns, for queries and reports (None where the model does not use them).
+    task: Mapped[str] = mapped_column(String(100), index=True)
+    task_label: Mapped[str] = mapped_column(String(200))
+    model: Mapped[str] = mapped_column(String(50))
+    readout: Mapped[str] = mapped_column(String(20))
+    variant: Mapped[str] = mapped_column(String(100))  # e.g. "sdssm", "diagonal+B", "diagonal"
+    seed: Mapped[int] = mapped_column(Integer)
+    lr: Mapped[float] = mapped_column(Float)
+    weight_decay: Mapped[float] = mapped_column(Float)
+    k: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    p: Mapped[float | None] = mapped_column(Float, nullable=True)
+    state_size: Mapped[int] = mapped_column(Integer)
+    query_token: Mapped[bool] = mapped_column(Boolean)
+    train_max_length: Mapped[int] = mapped_column(Integer)
+    test_max_length: Mapped[int] = mapped_column(Integer)
+    # Progress and outcome.
+    status: Mapped[str] = mapped_column(String(20), default=PENDING, index=True)
+    node: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    steps: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    wall_time_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    solved_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    solved_wall_time_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    in_range_accuracy: Mapped[float | None] = mapped_column(Float, nullable=True)
+    beyond_accuracy: Mapped[float | None] = mapped_column(Float, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    checkpoint_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Metric(Base):
+    """One periodic evaluation of a trial."""
+
+    __tablename__ = "metrics"
+    __table_args__ = (UniqueConstraint("trial_key", "step", name="uq_metric_trial_step"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    trial_key: Mapped[str] = mapped_column(ForeignKey("trials.key", ondelete="CASCADE"), index=True)
+    step: Mapped[int] = mapped_column(Integer)
+    loss: Mapped[float | None] = mapped_column(Float, nullable=True)
+    train_accuracy: Mapped[float | None] = mapped_column(Float, nullable=True)
+    in_range_accuracy: Mapped[float | None] = mapped_column(Float, nullable=True)
+    beyond_accuracy: Mapped[float | None] = mapped_column(Float, nullable=True)
+    wall_time_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class LengthAccuracy(Base):
+    """Accuracy at one test length in the final evaluation of a trial."""
+
+    __tablename__ = "length_accuracies"
+    trial_key: Mapped[str] = mapped_column(ForeignKey("trials.key", ondelete="CASCADE"), primary_key=True)
+    length: Mapped[int] = mapped_column(Integer, primary_key=True)
+    accuracy: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def variant_of(config: TrialConfig) -> str:
+    """The model row label used by reports: sdssm, diagonal+B, diagonal, rnn, lstm (readout apart)."""
+    if config.model == "diagonal":
+        return "diagonal+B" if config.use_b else "diagonal"
+    return config.model
+
+
+def task_label_of(config: TrialConfig) -> str:
+    """Task column label: the task name, with its scalar parameters when it has any."""
+    scalars = {k: v for k, v in sorted(config.task_params.items()) if not isinstance(v, (dict, list))}
+    if not scalars:
+        return config.task
+    return config.task + "(" + ",".join(f"{k}={v}" for k, v in scalars.items()) + ")"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=60000")  # wait for the writer rather than fail
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer, nor it them
+    cursor.execute("PRAGMA synchronous=NORMAL")  # durable at every checkpoint of the WAL; fast
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+class Store:
+    """All reads and writes of sweep results. Cheap to construct; the engine opens on first use,
+    so a Store can be pickled (Ray Tune pickles the callback that holds one)."""
+
+    def __init__(self, url: str = DEFAULT_DB_URL, *, create: bool = True) -> None:
+        self.url = normalize_url(url)
+        self.create = create
+        self._engine: Engine | None = None
+        self._sessions: sessionmaker[Session] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"url": self.url, "create": self.create, "_engine": None, "_sessions": None}
+
+    # --- connection -------------------------------------------------------------------------
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = self._open()
+            self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+        return self._engine
+
+    def _open(self) -> Engine:
+        url = make_url(self.url)
+        is_sqlite = url.get_backend_name() == "sqlite"
+        if is_sqlite and url.database and url.database != ":memory:":
+            path = Path(url.database)
+            if path.exists() and path.is_dir():
+                raise StoreError(f"database path {path} is a directory, not a file")
+            if not path.exists():
+                if not self.create:
+                    raise StoreError(f"no database at {path} (run a sweep first, or pass --db URL)")
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise StoreError(f"cannot create the folder for {path}: {exc.strerror}") from exc
+        try:
+            engine = create_engine(self.url, connect_args={"timeout": 60} if is_sqlite else {})
+        except (ArgumentError, ImportError, ValueError) as exc:
+            raise StoreError(f"cannot use database URL {self.url!r}: {exc}") from exc
+        if is_sqlite:
+            event.listen(engine, "connect", _sqlite_pragmas)
+        try:
+            self._check_or_create_schema(engine)
+        except (DatabaseError, OperationalError) as exc:
+            engine.dispose()
+            reason = str(exc.orig) if getattr(exc, "orig", None) else str(exc)
+            raise StoreError(f"cannot open database {self.url}: {reason}") from exc
+        return engine
+
+    def _check_or_create_schema(self, engine: Engine) -> None:
+        tables = set(inspect(engine).get_table_names())
+        if Meta.__tablename__ not in tables:
+            if tables:
+                raise StoreError(
+                    f"{self.url} is not an sdssm-sweep database (it has tables {', '.join(sorted(tables)[:5])} "
+                    "but no sdssm_meta table); point --db at a new file or an sdssm-sweep database")
+            if not self.create:
+                raise StoreError(f"{self.url} is empty: no sdssm-sweep results in it yet")
+            Base.metadata.create_all(engine)
+            with Session(engine) as session, session.begin():
+                session.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
+            return
+        with Session(engine) as session:
+            row = session.get(Meta, "schema_version")
+        version = int(row.value) if row is not None else None
+        if version != SCHEMA_VERSION:
+            raise StoreError(f"{self.url} has schema version {version}; this sdssm-sweep reads version "
+                             f"{SCHEMA_VERSION}")
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """One transaction: committed on success, rolled back on any error."""
+        _ = self.engine
+        assert self._sessions is not None
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+            self._sessions = None
+
+    # --- writes (the sweep driver) ----------------------------------------------------------
+    def register_sweep(self, name: str, configs: Sequence[TrialConfig], *, description: str = "",
+                       spec_path: str = "", spec_text: str = "") -> None:
+        """Create or update a sweep and add its trials as pending (existing trials keep their state)."""
+        stamp = now()
+        with self.session() as session:
+            sweep = session.scalar(select(Sweep).where(Sweep.name == name))
+            if sweep is None:
+                sweep = Sweep(name=name, created_at=stamp)
+                session.add(sweep)
+            sweep.description, sweep.spec_path, sweep.spec_text, sweep.updated_at = (
+                description, spec_path, spec_text, stamp)
+            session.flush()
+            existing = set(session.scalars(select(Trial.key).where(Trial.key.in_([c.key for c in configs]))))
+            members = set(session.scalars(select(SweepTrial.trial_key).where(SweepTrial.sweep_id == sweep.id)))
+            for config in configs:
+                if config.key not in existing:
+                    session.add(_new_trial(config, stamp))
+                    existing.add(config.key)
+            session.flush()  # trials before the memberships that reference them
+            for position, config in enumerate(configs):
+                if config.key not in members:
+                    session.add(SweepTrial(sweep_id=sweep.id, trial_key=config.key, position=position))
+                    members.add(config.key)
+
+    def mark_running(self, key: str, *, node: str | None = None) -> None:
+        with self.session() as session:
+            trial = _get_trial(session, key)
+            trial.status, trial.node, trial.error = RUNNING, node or trial.node, None
+            trial.attempts += 1
+            trial.started_at = trial.started_at or now()
+            trial.updated_at = now()
+
+    def record_metrics(self, key: str, rows: Iterable[dict[str, Any]]) -> int:
+        """Upsert periodic-evaluation rows keyed by (key, step); returns the number of rows written."""
+        values = [{"trial_key": key, **{c: row.get(c) for c in _METRIC_COLUMNS}} for row in rows]
+        if not values:
+            return 0
+        with self.session() as session:
+            _upsert(session, Metric, values, index=("trial_key", "step"))
+            trial = _get_trial(session, key)
+            last = max(values, key=lambda v: v["step"])
+            if last["step"] >= (trial.steps or 0):
+                trial.steps = last["step"]
+                trial.wall_time_s = last.get("wall_time_s")
+            trial.updated_at = now()
+        return len(values)
+
+    def record_checkpoint(self, key: str, path: str) -> None:
+        with self.session() as session:
+            _get_trial(session, key).checkpoint_path = path
+
+    def record_final(self, key: str, *, status: str, accuracy_by_length: Sequence[float] | None,
+                     summary: dict[str, Any]) -> None:
+        """The trial's outcome: status, final per-length accuracies (length 1 first) and summary numbers
+        (steps, wall_time_s, solved_step, solved_wall_time_s, in_range_accuracy, beyond_accuracy)."""
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        with self.session() as session:
+            trial = _get_trial(session, key)
+            trial.status = status
+            for name in ("steps", "wall_time_s", "solved_step", "solved_wall_time_s", "in_range_accuracy",
+                         "beyond_accuracy"):
+                if name in summary:
+                    setattr(trial, name, summary[name])
+            trial.error = summary.get("error")
+            trial.finished_at = trial.updated_at = now()
+            if accuracy_by_length is not None:
+                values = [{"trial_key": key, "length": i + 1, "accuracy": _finite(a)}
+                          for i, a in enumerate(accuracy_by_length)]
+                _upsert(session, LengthAccuracy, values, index=("trial_key", "length"))
+
+    def record_failure(self, key: str, error: str) -> None:
+        with self.session() as session:
+            trial = _get_trial(session, key)
+            trial.status, trial.error = FAILED, error
+            trial.finished_at = trial.updated_at = now()
+
+    def reset_interrupted(self, keys: Iterable[str]) -> None:
+        """Trials left 'running' by a driver that died go back to pending before a rerun."""
+        with self.session() as session:
+            for trial in session.scalars(select(Trial).where(Trial.key.in_(list(keys)),
+                                                             Trial.status == RUNNING)):
+                trial.status = PENDING
+
+    # --- reads ------------------------------------------------------------------------------
+    def statuses(self, keys: Iterable[str] | None = None) -> dict[str, str]:
+        with self.session() as session:
+            query = select(Trial.key, Trial.status)
+            if keys is not None:
+                query = query.where(Trial.key.in_(list(keys)))
+            return {key: status for key, status in session.execute(query)}
+
+    def checkpoint_paths(self, keys: Iterable[str]) -> dict[str, str]:
+        with self.session() as session:
+            rows = session.execute(select(Trial.key, Trial.checkpoint_path).where(Trial.key.in_(list(keys))))
+            return {key: path for key, path in rows if path}
+
+    def sweep_names(self) -> list[str]:
+        with self.session() as session:
+            return list(session.scalars(select(Sweep.name).order_by(Sweep.created_at)))
+
+    def trials(self, sweeps: Sequence[str] | None = None) -> list[Trial]:
+        """Trials (detached ORM rows), of the named sweeps or all."""
+        with self.session() as session:
+            query = select(Trial).order_by(Trial.task, Trial.model, Trial.seed)
+            if sweeps:
+                query = query.where(Trial.key.in_(_member_keys(sweeps)))
+            return list(session.scalars(query))
+
+    def frames(self, sweeps: Sequence[str] | None = None) -> dict[str, Any]:
+        """pandas DataFrames for analysis: 'trials', 'metrics', 'lengths', 'memberships'."""
+        import pandas as pd
+
+        with self.session() as session:
+            member_query = select(Sweep.name.label("sweep"), SweepTrial.trial_key.label("key")).join(
+                SweepTrial, SweepTrial.sweep_id == Sweep.id)
+            if sweeps:
+                member_query = member_query.where(Sweep.name.in_(list(sweeps)))
+            memberships = pd.DataFrame(session.execute(member_query).all(), columns=["sweep", "key"])
+            keys = sorted(set(memberships["key"])) if sweeps else None
+            frames = {"memberships": memberships}
+            for name, model in (("trials", Trial), ("metrics", Metric), ("lengths", LengthAccuracy)):
+                columns = [c.name for c in model.__table__.columns]
+                query = select(model)
+                if keys is not None:
+                    key_column = model.key if model is Trial else model.trial_key
+                    query = query.where(key_column.in_(keys))
+                rows = [[getattr(obj, c) for c in columns] for obj in session.scalars(query)]
+                frames[name] = pd.DataFrame(rows, columns=columns)
+            if "config" in frames["trials"]:
+                frames["trials"]["config"] = frames["trials"]["config"].map(json.dumps)
+            return frames
+
+
+_METRIC_COLUMNS = ("step", "loss", "train_accuracy", "in_range_accuracy", "beyond_accuracy", "wall_time_s")
+
+
+def _member_keys(sweeps: Sequence[str]) -> Any:
+    return select(SweepTrial.trial_key).join(Sweep, SweepTrial.sweep_id == Sweep.id).where(
+        Sweep.name.in_(list(sweeps)))
+
+
+def _finite(value: float | None) -> float | None:
+    if value is None or value != value or value in (float("inf"), float("-inf")):
+        return None
+    return float(value)
+
+
+def _get_trial(session: Session, key: str) -> Trial:
+    trial = session.get(Trial, key)
+    if trial is None:
+        raise KeyError(f"no trial {key} in the store (register its sweep first)")
+    return trial
+
+
+def _new_trial(config: TrialConfig, stamp: datetime) -> Trial:
+    used = config.normalized()
+    return Trial(
+        key=config.key, config=config.to_dict(), task=config.task, task_label=task_label_of(config),
+        model=config.model, readout=config.readout, variant=variant_of(config), seed=config.seed,
+        lr=config.lr, weight_decay=config.weight_decay, k=used.get("k"), p=used.get("p"),
+        state_size=config.state_size, query_token=config.query_token,
+        train_max_length=config.train_max_length, test_max_length=config.test_max_length,
+        status=PENDING, attempts=0, updated_at=stamp)
+
+
+def _upsert(session: Session, model: type[Base], values: list[dict[str, Any]], index: tuple[str, ...]) -> None:
+    """INSERT ... ON CONFLICT (index) DO UPDATE on SQLite and PostgreSQL; merge() elsewhere."""
+    dialect = session.get_bind().dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        if dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        else:
+            from sqlalchemy.dialects.postgresql import insert
+        for start in range(0, len(values), 500):  # stay under SQLite's bound-parameter limit
+            chunk = values[start:start + 500]
+            statement = insert(model).values(chunk)
+            updates = {c: statement.excluded[c] for c in chunk[0] if c not in index}
+            session.execute(statement.on_conflict_do_update(index_elements=list(index), set_=updates))
+    else:
+        for row in values:
+            existing = session.scalars(select(model).filter_by(**{c: row[c] for c in index})).first()
+            if existing is None:
+                session.add(model(**row))
+            else:
+                for column, value in row.items():
+                    setattr(existing, column, value)
+
+
+def normalize_url(url: str) -> str:
+    """Accept a bare file path as shorthand for sqlite:///PATH, and make SQLite paths absolute
+    (Ray trials chdir into their own folders)."""
+    if "://" not in url:
+        return f"sqlite:///{Path(url).expanduser().resolve()}"
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(f"cannot parse database URL {url!r}: {exc}") from exc
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        return f"sqlite:///{Path(parsed.database).expanduser().resolve()}"
+    return url

@@ -8,5 +8,5 @@ if [[ ! -x .venv/bin/sdssm-sweep ]]; then
     python3 -m venv .venv
     .venv/bin/python -m pip install --quiet --upgrade pip
     .venv/bin/python -m pip install --quiet torch==2.13.0
-    .venv/bin/python -m pip install --quiet -e ".[test]"
+    .venv/bin/python -m pip install --quiet -e ".[test]" --config-settings editable_mode=compat
 fi

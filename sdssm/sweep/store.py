@@ -10,6 +10,7 @@ Contract (DESIGN.md):
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -19,9 +20,9 @@ from typing import Any
 
 from sqlalchemy import (
     JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, create_engine,
-    event, inspect, select,
+    bindparam, event, inspect, or_, select, update,
 )
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
@@ -104,6 +105,7 @@ class Trial(Base):
     beyond_accuracy: Mapped[float | None] = mapped_column(Float, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     checkpoint_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    resumed_from_step: Mapped[int | None] = mapped_column(Integer, nullable=True)  # where the last attempt began
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
@@ -275,19 +277,35 @@ class Store:
             trial.started_at = trial.started_at or now()
             trial.updated_at = now()
 
+    def mark_attempt(self, key: str, *, node: str | None, start_step: int | None) -> None:
+        """What the first report of an attempt tells: where it runs and the step it started from."""
+        with self.session() as session:
+            trial = _get_trial(session, key)
+            trial.node = node or trial.node
+            trial.resumed_from_step = start_step
+
+    def record_retry(self, key: str, error: str) -> None:
+        """A failed attempt that Ray will retry from the trial's last checkpoint."""
+        with self.session() as session:
+            trial = _get_trial(session, key)
+            trial.status, trial.attempts = RUNNING, trial.attempts + 1
+            trial.error = f"retrying after: {error}"
+            trial.updated_at = now()
+
     def record_metrics(self, key: str, rows: Iterable[dict[str, Any]]) -> int:
-        """Upsert periodic-evaluation rows keyed by (key, step); returns the number of rows written."""
+        """Upsert periodic-evaluation rows keyed by (key, step); returns the number of rows written.
+
+        On the hot path of the sweep callback (one call per reported evaluation), so it runs on
+        SQLAlchemy Core: one executemany upsert and one conditional UPDATE in one transaction.
+        """
         values = [{"trial_key": key, **{c: row.get(c) for c in _METRIC_COLUMNS}} for row in rows]
         if not values:
             return 0
-        with self.session() as session:
-            _upsert(session, Metric, values, index=("trial_key", "step"))
-            trial = _get_trial(session, key)
-            last = max(values, key=lambda v: v["step"])
-            if last["step"] >= (trial.steps or 0):
-                trial.steps = last["step"]
-                trial.wall_time_s = last.get("wall_time_s")
-            trial.updated_at = now()
+        last = max(values, key=lambda v: v["step"])
+        with self.engine.begin() as connection:
+            _upsert(connection, Metric, values, index=("trial_key", "step"))
+            connection.execute(_ADVANCE_TRIAL, {"b_key": key, "b_step": last["step"],
+                                                "b_wall": last["wall_time_s"], "b_stamp": now()})
         return len(values)
 
     def record_checkpoint(self, key: str, path: str) -> None:
@@ -377,6 +395,12 @@ class Store:
             return frames
 
 
+# A trial's step counter only moves forward (a resumed trial may report an old step again).
+_ADVANCE_TRIAL = (
+    update(Trial)
+    .where(Trial.key == bindparam("b_key"), or_(Trial.steps.is_(None), Trial.steps <= bindparam("b_step")))
+    .values(steps=bindparam("b_step"), wall_time_s=bindparam("b_wall"), updated_at=bindparam("b_stamp")))
+
 _METRIC_COLUMNS = ("step", "loss", "train_accuracy", "in_range_accuracy", "beyond_accuracy", "wall_time_s")
 
 
@@ -409,27 +433,33 @@ def _new_trial(config: TrialConfig, stamp: datetime) -> Trial:
         status=PENDING, attempts=0, updated_at=stamp)
 
 
-def _upsert(session: Session, model: type[Base], values: list[dict[str, Any]], index: tuple[str, ...]) -> None:
-    """INSERT ... ON CONFLICT (index) DO UPDATE on SQLite and PostgreSQL; merge() elsewhere."""
-    dialect = session.get_bind().dialect.name
+def _upsert(connection: Session | Connection, model: type[Base], values: list[dict[str, Any]],
+            index: tuple[str, ...]) -> None:
+    """INSERT ... ON CONFLICT (index) DO UPDATE, executed as one executemany (SQLite, PostgreSQL);
+    a select-then-insert-or-update loop on other backends."""
+    dialect = connection.get_bind().dialect.name if isinstance(connection, Session) else connection.dialect.name
     if dialect in ("sqlite", "postgresql"):
-        if dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert
+        connection.execute(_upsert_statement(dialect, model, tuple(values[0]), index), values)
+        return
+    table = model.__table__
+    for row in values:
+        match = [table.c[c] == row[c] for c in index]
+        if connection.execute(select(table).where(*match)).first() is None:
+            connection.execute(table.insert().values(**row))
         else:
-            from sqlalchemy.dialects.postgresql import insert
-        for start in range(0, len(values), 500):  # stay under SQLite's bound-parameter limit
-            chunk = values[start:start + 500]
-            statement = insert(model).values(chunk)
-            updates = {c: statement.excluded[c] for c in chunk[0] if c not in index}
-            session.execute(statement.on_conflict_do_update(index_elements=list(index), set_=updates))
+            connection.execute(table.update().where(*match).values(**row))
+
+
+@functools.lru_cache(maxsize=32)
+def _upsert_statement(dialect: str, model: type[Base], columns: tuple[str, ...], index: tuple[str, ...]) -> Any:
+    """Built once per shape: constructing `excluded` costs more than executing the statement."""
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
     else:
-        for row in values:
-            existing = session.scalars(select(model).filter_by(**{c: row[c] for c in index})).first()
-            if existing is None:
-                session.add(model(**row))
-            else:
-                for column, value in row.items():
-                    setattr(existing, column, value)
+        from sqlalchemy.dialects.postgresql import insert
+    statement = insert(model)
+    updates = {c: statement.excluded[c] for c in columns if c not in index}
+    return statement.on_conflict_do_update(index_elements=list(index), set_=updates)
 
 
 def normalize_url(url: str) -> str:

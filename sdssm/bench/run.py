@@ -1,0 +1,53 @@
+"""`sdssm-sweep bench`: run the benchmarks and print measured figures against their targets."""
+
+from __future__ import annotations
+
+import platform
+
+import torch
+from rich.console import Console
+from rich.table import Table
+
+
+def run_benchmarks(what: str, console: Console) -> None:
+    console.print(f"machine: {platform.processor() or platform.machine()}, "
+                  f"{torch.get_num_threads()} torch threads available, torch {torch.__version__}")
+    if what in ("all", "tasks"):
+        from sdssm.bench.tasks import bench_tasks
+
+        table = Table(title="task sampling: 512 strings x length 500, every prefix labelled (target < 5 ms)")
+        table.add_column("task")
+        table.add_column("ms", justify="right")
+        table.add_column("target")
+        for row in bench_tasks():
+            table.add_row(row["task"], f"{row['ms']:.2f}", "ok" if row["ms"] < 5 else "MISSED")
+        console.print(table)
+    if what in ("all", "model"):
+        from sdssm.bench.model import bench_model, model_table
+
+        console.print(model_table(bench_model()))
+    if what in ("all", "store"):
+        from sdssm.bench.store import bench_store
+
+        result = bench_store()
+        table = Table(title="store: metric rows per second into SQLite (target >= 5,000)")
+        table.add_column("path")
+        table.add_column("rows/s", justify="right")
+        table.add_row("batched (one transaction)", f"{result['batched_rows_per_s']:,.0f}")
+        table.add_row("per result (one row per transaction, the callback's path)",
+                      f"{result['per_result_rows_per_s']:,.0f}")
+        console.print(table)
+    if what in ("all", "sweep"):
+        from sdssm.bench.sweep import bench_sweep
+
+        result = bench_sweep()
+        table = Table(title=f"sweep layer overhead, {result['trials']} tiny trials one at a time "
+                      "(target <= 1 s per trial)")
+        table.add_column("measure")
+        table.add_column("seconds", justify="right")
+        table.add_row("trials called directly (total)", f"{result['direct_s']:.2f}")
+        table.add_row("same trials through the runner (total)", f"{result['sweep_s']:.2f}")
+        table.add_row("Ray start-up (once per run)", f"{result['ray_startup_s']:.2f}")
+        table.add_row("overhead per trial", f"{result['overhead_per_trial_s']:.2f}")
+        table.add_row("overhead per trial, start-up included", f"{result['overhead_per_trial_with_startup_s']:.2f}")
+        console.print(table)

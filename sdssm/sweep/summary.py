@@ -1,0 +1,85 @@
+"""The table `sdssm-sweep validate FILE` prints: trials per task x model variant, and what varies."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from rich.table import Table
+
+from sdssm.config import TrialConfig
+from sdssm.sweep.spec import SweepSpec
+
+MAX_VALUES_SHOWN = 6  # values listed per varying axis before it is shortened to a count
+
+
+def task_label(trial: TrialConfig) -> str:
+    """'Dn(n=30)'; mapping- or list-valued params (an automaton spec) show as '...'."""
+    if not trial.task_params:
+        return trial.task
+    params = ", ".join(f"{k}={'...' if isinstance(v, (dict, list)) else v}"
+                       for k, v in sorted(trial.task_params.items()))
+    return f"{trial.task}({params})"
+
+
+def variant_label(trial: TrialConfig) -> str:
+    """'sdssm/linear', 'diagonal/mlp', 'diagonal/linear noB' (no input term B)."""
+    label = f"{trial.model}/{trial.readout}"
+    if trial.model == "diagonal" and not trial.use_b:
+        label += " noB"
+    return label
+
+
+def varying_axes(trials: tuple[TrialConfig, ...] | list[TrialConfig]) -> dict[str, list[Any]]:
+    """Each trial field (besides task, model, readout) with more than one value among the trials, with
+    its distinct values in order of appearance. A field counts only for trials whose model reads it."""
+    seen: dict[str, dict[str, Any]] = {}
+    for trial in trials:
+        for name, value in trial.normalized().items():
+            if name in ("task", "model", "readout"):
+                continue
+            seen.setdefault(name, {}).setdefault(json.dumps(value, sort_keys=True, default=repr), value)
+    return {name: list(values.values()) for name, values in seen.items() if len(values) > 1}
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_format(v) if not isinstance(v, (dict, list)) else '...'}"
+                               for k, v in sorted(value.items())) + "}"
+    return str(value)
+
+
+def summary_table(spec: SweepSpec) -> Table:
+    """Trial counts per task (rows) and model/readout variant (columns), with totals; the caption
+    lists the varying axes and the sweep's resources and scheduling."""
+    counts: Counter[tuple[str, str]] = Counter((task_label(t), variant_label(t)) for t in spec.trials)
+    tasks = list(dict.fromkeys(task_label(t) for t in spec.trials))
+    variants = list(dict.fromkeys(variant_label(t) for t in spec.trials))
+
+    table = Table(title=f"sweep {spec.name}: {len(spec.trials)} trial(s)", show_footer=len(tasks) > 1)
+    table.add_column("task", footer="total")
+    for variant in variants:
+        table.add_column(variant, justify="right",
+                         footer=str(sum(n for (_, v), n in counts.items() if v == variant)))
+    table.add_column("total", justify="right", footer=str(len(spec.trials)))
+    for task in tasks:
+        row = [counts.get((task, v), 0) for v in variants]
+        table.add_row(task, *(str(n) if n else "-" for n in row), str(sum(row)))
+
+    lines = []
+    for name, values in varying_axes(spec.trials).items():
+        shown = ", ".join(_format(v) for v in values[:MAX_VALUES_SHOWN])
+        more = f", ... ({len(values)} values)" if len(values) > MAX_VALUES_SHOWN else ""
+        lines.append(f"{name} x{len(values)}: {shown}{more}")
+    if not lines:
+        lines.append("no other axis varies")
+    r = spec.resources
+    lines.append(f"per trial: cpu {r.cpu:g}, gpu {r.gpu:g}; max_concurrent "
+                 f"{spec.max_concurrent if spec.max_concurrent is not None else 'unlimited'}; scheduler "
+                 f"{spec.scheduler}; max_failures {spec.max_failures}")
+    table.caption = "\n".join(lines)
+    table.caption_justify = "left"
+    return table

@@ -1,0 +1,289 @@
+"""One trial: the training loop, evaluation over every test length, early stopping and checkpoints.
+
+No Ray and no SQL in here: the sweep layer passes a `report` callback and stores what it receives.
+
+Protocol (PAPER.md): one length per batch drawn uniformly from train_min..train_max, fresh strings
+every step, cross-entropy on the final output, Adam with global-norm gradient clipping. Evaluation
+scores every length 1..test_max_length from one scan of length-test_max_length strings.
+
+Determinism: training batches come from one `torch.Generator` seeded by the trial seed and saved in
+every checkpoint; evaluation strings come from generators seeded by (seed, step), so evaluating never
+moves the training stream. A trial restored from a checkpoint therefore continues bit-identically.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch.nn import functional as F
+
+import tasks
+from sdssm.config import TrialConfig
+from sdssm.models import SequenceModel, build_model
+
+SOLVED, FINISHED, DIVERGED = "solved", "finished", "diverged"
+CHECKPOINT_FORMAT = 1
+
+# report(metrics, checkpoint): called after every periodic evaluation and once with the final result
+# (metrics["final"] is True). `checkpoint()` returns the trainer state to save, or the argument is None.
+ReportFn = Callable[[dict[str, Any], Callable[[], dict[str, Any]] | None], None]
+
+
+@dataclass
+class Evaluation:
+    """Accuracy at every test length (index 0 is length 1; NaN where no prefix of that length has a label)."""
+
+    step: int
+    accuracy_by_length: list[float]
+    in_range_accuracy: float  # mean over labelled lengths 1..train_max_length
+    beyond_accuracy: float  # mean over labelled lengths train_max_length+1..test_max_length
+
+
+@dataclass
+class TrialOutcome:
+    status: str  # solved | finished | diverged
+    steps: int
+    wall_time_s: float
+    solved_step: int | None
+    solved_wall_time_s: float | None
+    final: Evaluation | None
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def resolve_device(requested: str) -> torch.device:
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device: cuda was asked for but no CUDA device is visible to this trial")
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(requested)
+
+
+def make_optimizer(model: SequenceModel, config: TrialConfig, device: torch.device) -> torch.optim.Adam:
+    """Adam; the fused kernel where this torch has it for the device (CPU fused Adam since torch 2.4)."""
+    params = list(model.parameters())
+    try:
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, fused=True)
+    except (RuntimeError, TypeError):
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, foreach=True)
+
+
+class Trainer:
+    """Holds one trial's model, optimizer and data stream; `run` trains it to the end."""
+
+    def __init__(self, config: TrialConfig, checkpoint: dict[str, Any] | None = None) -> None:
+        self.config = config
+        torch.set_num_threads(config.threads)
+        self.device = resolve_device(config.device)
+        self.task = tasks.get(config.task, **config.task_params)
+        torch.manual_seed(config.seed)  # model initialisation
+        self.model = build_model(config, self.task.alphabet_size, self.task.num_classes).to(self.device)
+        self.optimizer = make_optimizer(self.model, config, self.device)
+        self.data_generator = torch.Generator().manual_seed(config.seed)
+        self.step = 0
+        self.elapsed_s = 0.0  # training wall time, carried across restores
+        self.solved_streak = 0
+        self.solved_step: int | None = None
+        self.solved_wall_time_s: float | None = None
+        self.history: list[dict[str, Any]] = []
+        self.final: dict[str, Any] | None = None  # the final report, once the trial has ended
+        self.attempt_start_step = 0
+        self._window_loss = 0.0
+        self._window_correct = 0.0
+        self._window_steps = 0
+        if checkpoint is not None:
+            self.load_state_dict(checkpoint)
+
+    # --- one optimisation step ----------------------------------------------------------------
+    def train_step(self) -> float:
+        """Sample a batch at one length, one Adam step. Returns the loss (a Python float)."""
+        config = self.config
+        low, high = config.train_min_length, config.train_max_length
+        length = int(torch.randint(low, high + 1, (1,), generator=self.data_generator))
+        length = self.task.labelled_length(length)
+        batch = self.task.sample(config.batch_size, length, self.data_generator)
+        tokens = batch.tokens.to(self.device, non_blocking=True)
+        labels = batch.labels[:, -1].to(self.device, non_blocking=True)
+        logits = self.model(tokens)
+        loss = F.cross_entropy(logits, labels)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip, foreach=True)
+        self.optimizer.step()
+        self.step += 1
+        loss_value = float(loss.detach())
+        self._window_loss += loss_value
+        self._window_correct += float((logits.detach().argmax(-1) == labels).float().mean())
+        self._window_steps += 1
+        return loss_value
+
+    # --- evaluation ---------------------------------------------------------------------------
+    @torch.no_grad()
+    def evaluate(self, samples: int, *, salt: int = 0, chunk: int = 256) -> Evaluation:
+        """Accuracy at every length 1..test_max_length from `samples` fresh strings of the full length.
+
+        The prefixes of a uniformly drawn string are uniformly drawn strings of every shorter length,
+        so one scan scores all lengths (PAPER.md); `chunk` bounds the memory of one scan.
+        """
+        config = self.config
+        generator = torch.Generator().manual_seed(_eval_seed(config.seed, self.step, salt))
+        batch = self.task.sample(samples, config.test_max_length, generator)
+        correct = torch.zeros(config.test_max_length, dtype=torch.float64)
+        was_training = self.model.training
+        self.model.eval()
+        for start in range(0, samples, chunk):
+            tokens = batch.tokens[start:start + chunk].to(self.device)
+            predictions = self.model.prefix_logits(tokens).argmax(-1).cpu()
+            hits = (predictions == batch.labels[start:start + chunk]) & batch.mask[start:start + chunk]
+            correct += hits.sum(0, dtype=torch.float64)
+        self.model.train(was_training)
+        labelled = batch.mask.sum(0, dtype=torch.float64)
+        accuracy = torch.where(labelled > 0, correct / labelled.clamp_min(1), torch.nan)
+        return Evaluation(
+            step=self.step,
+            accuracy_by_length=accuracy.tolist(),
+            in_range_accuracy=_nanmean(accuracy[: config.train_max_length]),
+            beyond_accuracy=_nanmean(accuracy[config.train_max_length:]),
+        )
+
+    # --- the loop -----------------------------------------------------------------------------
+    def run(self, report: ReportFn | None = None) -> TrialOutcome:
+        """Train until solved (with early stopping), diverged, or max_steps; then the final evaluation."""
+        config = self.config
+        if self.final is not None:  # restored after the trial had already ended: say it again
+            if report is not None:
+                report(dict(self.final), self.state_dict)
+            return self._outcome()
+        status = FINISHED
+        self.attempt_start_step = self.step  # > 0 when this run continues from a checkpoint
+        started = time.perf_counter() - self.elapsed_s
+        while self.step < config.max_steps:
+            loss = self.train_step()
+            if not math.isfinite(loss):
+                status = DIVERGED
+                self.elapsed_s = time.perf_counter() - started
+                break
+            if self.step % config.eval_interval == 0 or self.step == config.max_steps:
+                self.elapsed_s = time.perf_counter() - started
+                metrics = self._periodic_evaluation()
+                stop = config.early_stop and self.solved_streak >= config.solve_patience
+                if report is not None:
+                    report(metrics, self.state_dict)
+                started = time.perf_counter() - self.elapsed_s  # reporting time is not training time
+                if stop:
+                    break
+        self.elapsed_s = time.perf_counter() - started
+        if self.solved_step is not None and status != DIVERGED:
+            status = SOLVED
+        final = self._final_evaluation(status)
+        if report is not None:
+            report(dict(final), self.state_dict)
+        return self._outcome()
+
+    def _periodic_evaluation(self) -> dict[str, Any]:
+        evaluation = self.evaluate(self.config.eval_samples)
+        if evaluation.beyond_accuracy >= self.config.solve_threshold:
+            self.solved_streak += 1
+            if self.solved_streak >= self.config.solve_patience and self.solved_step is None:
+                self.solved_step, self.solved_wall_time_s = self.step, self.elapsed_s
+        else:
+            self.solved_streak = 0
+        steps = max(self._window_steps, 1)
+        metrics = {
+            "step": self.step,
+            "loss": self._window_loss / steps,
+            "train_accuracy": self._window_correct / steps,
+            "in_range_accuracy": evaluation.in_range_accuracy,
+            "beyond_accuracy": evaluation.beyond_accuracy,
+            "wall_time_s": self.elapsed_s,
+            "attempt_start_step": self.attempt_start_step,
+            "final": False,
+        }
+        self._window_loss = self._window_correct = 0.0
+        self._window_steps = 0
+        self.history.append(metrics)
+        return metrics
+
+    def _final_evaluation(self, status: str) -> dict[str, Any]:
+        params_finite = all(bool(torch.isfinite(p).all()) for p in self.model.parameters())
+        evaluation = self.evaluate(self.config.final_eval_samples, salt=1) if params_finite else None
+        self.final = {
+            "step": self.step,
+            "final": True,
+            "status": status,
+            "steps": self.step,
+            "wall_time_s": self.elapsed_s,
+            "solved_step": self.solved_step,
+            "solved_wall_time_s": self.solved_wall_time_s,
+            "in_range_accuracy": evaluation.in_range_accuracy if evaluation else None,
+            "beyond_accuracy": evaluation.beyond_accuracy if evaluation else None,
+            "accuracy_by_length": evaluation.accuracy_by_length if evaluation else None,
+        }
+        return self.final
+
+    def _outcome(self) -> TrialOutcome:
+        assert self.final is not None
+        final = None
+        if self.final["accuracy_by_length"] is not None:
+            final = Evaluation(self.final["step"], self.final["accuracy_by_length"],
+                               self.final["in_range_accuracy"], self.final["beyond_accuracy"])
+        return TrialOutcome(self.final["status"], self.step, self.elapsed_s, self.solved_step,
+                            self.solved_wall_time_s, final, list(self.history))
+
+    # --- checkpoints --------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue exactly: model, optimizer, RNG streams, counters."""
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "trial_key": self.config.key,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "data_generator": self.data_generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "step": self.step,
+            "elapsed_s": self.elapsed_s,
+            "solved_streak": self.solved_streak,
+            "solved_step": self.solved_step,
+            "solved_wall_time_s": self.solved_wall_time_s,
+            "history": list(self.history),
+            "window": (self._window_loss, self._window_correct, self._window_steps),
+            "final": self.final,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(f"checkpoint format {state.get('format')!r} is not {CHECKPOINT_FORMAT}")
+        if state.get("trial_key") != self.config.key:
+            raise ValueError(f"checkpoint belongs to trial {state.get('trial_key')}, not {self.config.key}")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.data_generator.set_state(state["data_generator"])
+        torch.set_rng_state(state["torch_rng"])
+        self.step = state["step"]
+        self.elapsed_s = state["elapsed_s"]
+        self.solved_streak = state["solved_streak"]
+        self.solved_step = state["solved_step"]
+        self.solved_wall_time_s = state["solved_wall_time_s"]
+        self.history = list(state["history"])
+        self._window_loss, self._window_correct, self._window_steps = state["window"]
+        self.final = state["final"]
+
+
+def train(config: TrialConfig, checkpoint: dict[str, Any] | None = None,
+          report: ReportFn | None = None) -> TrialOutcome:
+    """Train one trial from scratch, or from `checkpoint` (a `Trainer.state_dict()`), to its end."""
+    return Trainer(config, checkpoint).run(report)
+
+
+def _eval_seed(seed: int, step: int, salt: int) -> int:
+    # A fixed odd multiplier spreads (seed, step) pairs over the 63-bit seed space.
+    return (seed * 1_000_003 + step * 7919 + salt * 104_729 + 12_345) % (2**63 - 1)
+
+
+def _nanmean(values: torch.Tensor) -> float:
+    finite = values[~torch.isnan(values)]
+    return float(finite.mean()) if finite.numel() else float("nan")

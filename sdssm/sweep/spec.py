@@ -482,6 +482,8 @@ class _Expansion:
         excluded = 0
         for layer, from_grid in self.candidates():
             trial = self.build(layer)
+            if trial is not None and trial.task == "automaton" and "path" in trial.task_params:
+                trial = self.inline_automaton_file(trial, layer)
             if trial is None:
                 continue
             if from_grid and any(_matches(trial, entry) for entry in self.exclude):
@@ -548,6 +550,23 @@ class _Expansion:
         names = [name for name, _ in axes]
         for combo in itertools.product(*(values for _, values in axes)):
             yield {**base, **dict(zip(names, combo)), **top}
+
+    def inline_automaton_file(self, trial: TrialConfig, layer: Layer) -> TrialConfig | None:
+        """Replace `path: FILE` by `spec: <its content>`: the trial key then follows the automaton
+        itself (editing the file makes new trials), and workers on other nodes need no copy of it.
+        A relative path is read from the spec file's folder."""
+        where = layer.get("task_params", layer.get("task", (None, "task")))[1]
+        file = Path(str(trial.task_params["path"])).expanduser()
+        if not file.is_absolute() and self.parser.source not in ("", "<spec>"):
+            file = Path(self.parser.source).parent / file
+        try:
+            content = yaml.safe_load(file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+            self.parser.fail(where, f"automaton file {file}: cannot be read as YAML ({err})")
+            return None
+        params = {k: v for k, v in trial.task_params.items() if k != "path"}
+        params["spec"] = content
+        return trial.replace(task_params=params)
 
     def build(self, layer: Layer) -> TrialConfig | None:
         values = {name: copy.deepcopy(v) if isinstance(v, dict) else

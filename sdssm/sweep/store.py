@@ -285,10 +285,11 @@ class Store:
             trial.resumed_from_step = start_step
 
     def record_retry(self, key: str, error: str) -> None:
-        """A failed attempt that Ray will retry from the trial's last checkpoint."""
+        """A failed attempt that Ray will retry from the trial's last checkpoint (the retry's start
+        counts as the next attempt)."""
         with self.session() as session:
             trial = _get_trial(session, key)
-            trial.status, trial.attempts = RUNNING, trial.attempts + 1
+            trial.status = RUNNING
             trial.error = f"retrying after: {error}"
             trial.updated_at = now()
 
@@ -370,29 +371,33 @@ class Store:
                 query = query.where(Trial.key.in_(_member_keys(sweeps)))
             return list(session.scalars(query))
 
-    def frames(self, sweeps: Sequence[str] | None = None) -> dict[str, Any]:
-        """pandas DataFrames for analysis: 'trials', 'metrics', 'lengths', 'memberships'."""
+    def frames(self, sweeps: Sequence[str] | None = None,
+               tables: Sequence[str] = ("trials", "metrics", "lengths")) -> dict[str, Any]:
+        """pandas DataFrames for analysis, read in one transaction (a consistent snapshot):
+        'memberships' always, plus the named `tables` among 'trials', 'metrics', 'lengths'."""
         import pandas as pd
 
+        models = {"trials": Trial, "metrics": Metric, "lengths": LengthAccuracy}
+        unknown = set(tables) - set(models)
+        if unknown:
+            raise ValueError(f"unknown table(s) {', '.join(sorted(unknown))} (known: {', '.join(models)})")
         with self.session() as session:
             member_query = select(Sweep.name.label("sweep"), SweepTrial.trial_key.label("key")).join(
                 SweepTrial, SweepTrial.sweep_id == Sweep.id)
             if sweeps:
                 member_query = member_query.where(Sweep.name.in_(list(sweeps)))
             memberships = pd.DataFrame(session.execute(member_query).all(), columns=["sweep", "key"])
-            keys = sorted(set(memberships["key"])) if sweeps else None
             frames = {"memberships": memberships}
-            for name, model in (("trials", Trial), ("metrics", Metric), ("lengths", LengthAccuracy)):
-                columns = [c.name for c in model.__table__.columns]
-                query = select(model)
-                if keys is not None:
-                    key_column = model.key if model is Trial else model.trial_key
-                    query = query.where(key_column.in_(keys))
-                rows = [[getattr(obj, c) for c in columns] for obj in session.scalars(query)]
-                frames[name] = pd.DataFrame(rows, columns=columns)
-            if "config" in frames["trials"]:
-                frames["trials"]["config"] = frames["trials"]["config"].map(json.dumps)
-            return frames
+            for name in tables:
+                table = models[name].__table__
+                query = select(table)
+                if sweeps:
+                    key_column = table.c.key if name == "trials" else table.c.trial_key
+                    query = query.where(key_column.in_(_member_keys(sweeps)))
+                frames[name] = pd.DataFrame(session.execute(query).all(), columns=[c.name for c in table.columns])
+        if "trials" in frames:
+            frames["trials"]["config"] = frames["trials"]["config"].map(json.dumps)
+        return frames
 
 
 # A trial's step counter only moves forward (a resumed trial may report an old step again).

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 from rich.console import Console
 
 from sdssm.config import TrialConfig
@@ -355,3 +356,23 @@ def test_unusable_files(tmp_path: Path, make: Callable[[Path], Path], expected: 
 def test_parse_spec_refuses_a_non_mapping() -> None:
     with pytest.raises(SpecError, match=r"^inline: the top level must be a mapping"):
         parse_spec(["name"], source="inline")  # type: ignore[arg-type]
+
+
+def test_automaton_file_is_inlined_relative_to_the_spec(tmp_path: Path) -> None:
+    automaton = {"states": ["even", "odd"], "alphabet": ["a", "b"], "start": "even",
+                 "transitions": {"even": {"a": "even", "b": "odd"}, "odd": {"a": "odd", "b": "even"}},
+                 "labels": {"even": 0, "odd": 1}}
+    (tmp_path / "machines").mkdir()
+    (tmp_path / "machines" / "parity.yaml").write_text(yaml.safe_dump(automaton))
+    spec_file = tmp_path / "sweep.yaml"
+    spec_file.write_text(yaml.safe_dump({"name": "own", "grid": {
+        "task": "automaton", "task_params": {"path": "machines/parity.yaml"}}}))
+    (trial,) = load_spec(spec_file).trials
+    assert trial.task_params == {"spec": automaton}
+    key = trial.key
+    automaton["labels"] = {"even": 1, "odd": 0}  # another automaton: another trial
+    (tmp_path / "machines" / "parity.yaml").write_text(yaml.safe_dump(automaton))
+    assert load_spec(spec_file).trials[0].key != key
+    (tmp_path / "machines" / "parity.yaml").unlink()
+    with pytest.raises(SpecError, match=r"sweep.yaml: grid.task_params.*automaton file .*parity.yaml"):
+        load_spec(spec_file)

@@ -1,0 +1,157 @@
+"""Names and orders used by every table and plot: model row labels, task column order, task facts.
+
+One place decides how a trial is called in a report:
+- model label = family of the trial's `variant` column + its readout, e.g. "SD-SSM (linear)",
+  "Diagonal+B (MLP)", "RNN" (recurrent baselines show the readout only when it is not linear);
+- task columns follow the paper's order (parity_check, even_pairs, cycle_navigation, modular_arithmetic,
+  C2xC4, D4, A5), then other tasks alphabetically;
+- whether a task's automaton is commutative comes from the `tasks` registry when it can be imported, and
+  from the paper's table otherwise ("unknown" for tasks neither knows).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+# variant column of the store -> family name shown in reports, in row order.
+FAMILIES: dict[str, str] = {
+    "sdssm": "SD-SSM",
+    "diagonal+B": "Diagonal+B",
+    "diagonal": "Diagonal",
+    "rnn": "RNN",
+    "lstm": "LSTM",
+}
+READOUT_NAMES: dict[str, str] = {"linear": "linear", "mlp": "MLP"}
+READOUT_ORDER = ("linear", "mlp")
+# Families the paper compares with both readouts: their label always names the readout.
+READOUT_IN_LABEL = frozenset({"sdssm", "diagonal+B", "diagonal"})
+
+# Task names (the registry's, case-insensitive) in the paper's column order.
+TASK_ORDER = ("parity_check", "even_pairs", "cycle_navigation", "modular_arithmetic", "c2xcn", "c2xc4",
+              "c2xc30", "dn", "d4", "d30", "a5")
+
+# Fallback facts for the paper's tasks (PAPER.md, "Tasks"): commutative automaton?, number of classes
+# (None where it depends on a parameter n: 2n classes for C2xCn and Dn).
+_PAPER_TASKS: dict[str, tuple[bool, int | None]] = {
+    "parity_check": (True, 2),
+    "even_pairs": (False, 2),
+    "cycle_navigation": (True, 5),
+    "modular_arithmetic": (False, 5),
+    "c2xcn": (True, None),
+    "c2xc4": (True, 8),
+    "c2xc30": (True, 60),
+    "dn": (False, None),
+    "d4": (False, 8),
+    "d30": (False, 60),
+    "a5": (False, 60),
+}
+
+COMMUTATIVE_MARK = "†"
+UNKNOWN_MARK = "?"
+LEGEND = (f"{COMMUTATIVE_MARK} commutative automaton; unmarked: non-commutative; "
+          f"{UNKNOWN_MARK} commutativity unknown.")
+
+
+def family_label(variant: str) -> str:
+    return FAMILIES.get(variant, variant)
+
+
+def model_label(variant: str, readout: str) -> str:
+    """The row label of a trial, e.g. model_label('sdssm', 'mlp') == 'SD-SSM (MLP)'."""
+    family = family_label(variant)
+    readout_name = READOUT_NAMES.get(readout, readout)
+    if variant in READOUT_IN_LABEL or readout != "linear":
+        return f"{family} ({readout_name})"
+    return family
+
+
+def model_sort_key(variant: str, readout: str) -> tuple[int, str, int, str]:
+    """Known families in FAMILIES order, linear before MLP; unknown families after, alphabetically."""
+    families = list(FAMILIES)
+    rank = families.index(variant) if variant in families else len(families)
+    readout_rank = READOUT_ORDER.index(readout) if readout in READOUT_ORDER else len(READOUT_ORDER)
+    return (rank, variant, readout_rank, readout)
+
+
+def _natural(text: str) -> tuple[Any, ...]:
+    """'Dn(n=4)' before 'Dn(n=30)': digits compare as numbers."""
+    return tuple(int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text))
+
+
+def task_sort_key(task: str, task_label: str) -> tuple[int, tuple[Any, ...]]:
+    name = task.lower()
+    rank = TASK_ORDER.index(name) if name in TASK_ORDER else len(TASK_ORDER)
+    return (rank, _natural(task_label))
+
+
+@dataclass(frozen=True)
+class TaskFacts:
+    commutative: bool | None  # None: unknown
+    num_classes: int | None
+
+    @property
+    def mark(self) -> str:
+        if self.commutative is None:
+            return UNKNOWN_MARK
+        return COMMUTATIVE_MARK if self.commutative else ""
+
+    @property
+    def kind(self) -> str:
+        if self.commutative is None:
+            return "unknown"
+        return "commutative" if self.commutative else "non-commutative"
+
+
+def task_facts(task: str, params: dict[str, Any] | None = None) -> TaskFacts:
+    """Commutativity and number of classes of a task: the registry's answer, else the paper's table."""
+    items = tuple(sorted((params or {}).items(), key=lambda kv: kv[0]))
+    try:
+        return _facts_cached(task, items)
+    except TypeError:  # unhashable parameter values
+        return _facts_uncached(task, dict(params or {}))
+
+
+@lru_cache(maxsize=None)
+def _facts_cached(task: str, items: tuple[tuple[str, Any], ...]) -> TaskFacts:
+    return _facts_uncached(task, dict(items))
+
+
+def _facts_uncached(task: str, params: dict[str, Any]) -> TaskFacts:
+    from_registry = _from_registry(task, params)
+    if from_registry is not None:
+        return from_registry
+    commutative, classes = _PAPER_TASKS.get(task.lower(), (None, None))
+    n = params.get("n")
+    if classes is None and task.lower() in ("c2xcn", "dn") and isinstance(n, int):
+        classes = 2 * n
+    return TaskFacts(commutative=commutative, num_classes=classes)
+
+
+def _from_registry(task: str, params: dict[str, Any]) -> TaskFacts | None:
+    """Ask `tasks.get` (imported lazily: it may import torch, and may not exist yet)."""
+    try:
+        import tasks  # noqa: PLC0415
+
+        try:
+            spec = tasks.get(task, **params)
+        except TypeError:
+            spec = tasks.get(task)
+        commutative = getattr(spec, "commutative")
+    except Exception:  # noqa: BLE001 - no registry, unknown task, or a registry still being written
+        return None
+    classes = None
+    for name in ("num_classes", "n_classes", "classes"):
+        value = getattr(spec, name, None)
+        if isinstance(value, int) and not isinstance(value, bool):
+            classes = value
+            break
+    return TaskFacts(commutative=bool(commutative), num_classes=classes)
+
+
+def sanitize(text: str) -> str:
+    """A file-name-safe version of a label: 'Dn(n=30)' -> 'Dn_n_30'."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_.")
+    return cleaned or "task"

@@ -1,0 +1,121 @@
+"""Assemble the report: `build_report(store, sweeps, out_dir, fmt)` is what `sdssm-sweep report` calls.
+
+Always writes OUT/report.md and one PNG per task (curves_<task>.png) beside it; `--format csv` adds one CSV
+per table (table1, readout_ablation, sensitivity, time_to_solve, failures, status), `--format json` one
+report.json holding every table as records. The returned Report's `text` is what the CLI prints: the
+markdown itself, or for csv/json a short index of the files written.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from analysis import render, tables
+from analysis.curves import CurvePlot, write_curves
+from analysis.labels import LEGEND
+from analysis.load import ReportData, ReportError, load
+from sdssm.sweep.store import Store
+
+__all__ = ["FORMATS", "Report", "ReportError", "build_report"]
+
+FORMATS = ("markdown", "csv", "json")
+TABLES = ("table1", "readout_ablation", "sensitivity", "time_to_solve", "failures")
+
+
+@dataclass
+class Report:
+    text: str  # what to print
+    files: list[Path]  # every file written, report.md first
+    markdown: str = ""
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # tidy frames, as in CSV/JSON
+    plots: list[CurvePlot] = field(default_factory=list)
+
+
+def build_report(store: Store, sweeps: Sequence[str] | None, out_dir: Path, fmt: str = "markdown") -> Report:
+    """Read the sweeps (all when None/empty), write the report into out_dir, return it.
+
+    Raises ReportError (a ValueError) for an unknown format, an unusable out_dir, a sweep name the store
+    does not hold, or a store without trials.
+    """
+    if fmt not in FORMATS:
+        raise ReportError(f"unknown report format {fmt!r} (choose one of {', '.join(FORMATS)})")
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ReportError(f"report folder {out_dir} exists and is not a folder")
+    data = load(store, sweeps)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReportError(f"cannot create report folder {out_dir}: {exc.strerror}") from exc
+
+    frames = compute_tables(data)
+    counts = data.status_counts()
+    plots = write_curves(data, out_dir)
+    markdown = assemble_markdown(data, frames, counts, plots)
+    files = [out_dir / "report.md"]
+    files[0].write_text(markdown, encoding="utf-8")
+    if fmt == "csv":
+        for name, frame in frames.items():
+            files.append(out_dir / f"{name}.csv")
+            frame.to_csv(files[-1], index=False)
+        files.append(out_dir / "status.csv")
+        counts.to_csv(files[-1])
+    elif fmt == "json":
+        files.append(out_dir / "report.json")
+        files[-1].write_text(json.dumps(json_document(data, frames, counts, plots), indent=1), encoding="utf-8")
+    files += [plot.path for plot in plots if plot.path is not None]
+    text = markdown if fmt == "markdown" else _index(data, counts, files)
+    return Report(text=text, files=files, markdown=markdown, tables=frames, plots=plots)
+
+
+def compute_tables(data: ReportData) -> dict[str, pd.DataFrame]:
+    return {"table1": tables.table1(data), "readout_ablation": tables.readout_ablation(data),
+            "sensitivity": tables.sensitivity(data), "time_to_solve": tables.time_to_solve(data),
+            "failures": tables.failures(data)}
+
+
+def assemble_markdown(data: ReportData, frames: dict[str, pd.DataFrame], counts: pd.DataFrame,
+                      plots: list[CurvePlot]) -> str:
+    sections = [render.header(data, counts), render.table1(frames["table1"], data),
+                render.readout_ablation(frames["readout_ablation"]), render.sensitivity(frames["sensitivity"]),
+                render.curves(plots), render.time_to_solve(frames["time_to_solve"]),
+                render.failures(frames["failures"])]
+    return "\n".join(section.rstrip() + "\n" for section in sections)
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """JSON-ready records: NaN/NA -> null, numpy scalars -> Python numbers."""
+    return json.loads(frame.to_json(orient="records", double_precision=15))
+
+
+def json_document(data: ReportData, frames: dict[str, pd.DataFrame], counts: pd.DataFrame,
+                  plots: list[CurvePlot]) -> dict[str, Any]:
+    return {
+        "sweeps": data.sweeps, "database": data.url,
+        "status_counts": {str(sweep): {k: int(v) for k, v in row.items()} for sweep, row in counts.iterrows()},
+        "notes": {"aggregation": render.AGGREGATION_NOTE, "tasks": LEGEND,
+                  "units": "accuracies in percent (accuracy x 100), unrounded"},
+        "tasks": [{"task": task, "commutative": data.facts[task].kind} for task in data.task_order],
+        "models": data.model_order,
+        "tables": {name: records(frame) for name, frame in frames.items()},
+        "plots": [{"task": p.task, "file": p.path.name if p.path else None, "trial_keys": p.trial_keys,
+                   "missing": p.missing, "train_max_length": p.train_max_length, "chance": p.chance}
+                  for p in plots],
+    }
+
+
+def _index(data: ReportData, counts: pd.DataFrame, files: list[Path]) -> str:
+    totals = counts.loc["all"]
+    active = int(totals["pending"] + totals["running"])
+    lines = [f"Report on sweep(s) {', '.join(data.sweeps)}: {totals['total']} trials"
+             + (f", {active} still pending or running" if active else "")
+             + (f", {totals['failed']} failed" if totals["failed"] else "") + ".",
+             f"Wrote {len(files)} files to {files[0].parent}:"]
+    lines += [f"  {path.name}" for path in files]
+    return "\n".join(lines) + "\n"

@@ -153,12 +153,19 @@ def task_label_of(config: TrialConfig) -> str:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # pysqlite starts transactions only before writes, so a read of several tables would see several
+    # snapshots. Take transaction control from it; _sqlite_begin emits BEGIN for reads and writes alike.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA busy_timeout=60000")  # wait for the writer rather than fail
     cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer, nor it them
     cursor.execute("PRAGMA synchronous=NORMAL")  # durable at every checkpoint of the WAL; fast
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
 
 
 class Store:
@@ -202,6 +209,7 @@ class Store:
             raise StoreError(f"cannot use database URL {self.url!r}: {exc}") from exc
         if is_sqlite:
             event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "begin", _sqlite_begin)
         try:
             self._check_or_create_schema(engine)
         except (DatabaseError, OperationalError) as exc:
@@ -219,9 +227,9 @@ class Store:
                     "but no sdssm_meta table); point --db at a new file or an sdssm-sweep database")
             if not self.create:
                 raise StoreError(f"{self.url} is empty: no sdssm-sweep results in it yet")
-            Base.metadata.create_all(engine)
-            with Session(engine) as session, session.begin():
-                session.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
+            with engine.begin() as connection:  # tables and version appear together, or not at all
+                Base.metadata.create_all(connection)
+                connection.execute(Meta.__table__.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
             return
         with Session(engine) as session:
             row = session.get(Meta, "schema_version")

@@ -1,0 +1,118 @@
+"""The trainer: bit-identical restore, early stopping, divergence as a status, a real solve."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+import torch
+
+from sdssm.config import TrialConfig
+from sdssm.train import DIVERGED, FINISHED, SOLVED, Trainer, train
+
+SMALL = dict(task="parity_check", state_size=16, k=4, batch_size=32, max_steps=60, eval_interval=20,
+             eval_samples=32, final_eval_samples=32, train_max_length=10, test_max_length=40, lr=1e-3,
+             device="cpu", early_stop=False)
+
+
+class Crash(Exception):
+    pass
+
+
+@pytest.mark.parametrize("model", ["sdssm", "diagonal", "lstm"])
+def test_restored_trial_continues_bit_identically(model: str) -> None:
+    config = TrialConfig(**{**SMALL, "model": model})
+    uninterrupted = Trainer(config)
+    uninterrupted.run()
+
+    saved: dict[str, Any] = {}
+
+    def crash_at_step_20(metrics: dict[str, Any], checkpoint: Any) -> None:
+        saved["state"] = checkpoint()
+        raise Crash
+
+    first = Trainer(config)
+    with pytest.raises(Crash):
+        first.run(crash_at_step_20)
+    # Through serialisation, as the sweep layer does.
+    restored = Trainer(config, checkpoint=_roundtrip(saved["state"]))
+    assert restored.step == 20
+    reports: list[dict[str, Any]] = []
+    restored.run(lambda metrics, _: reports.append(metrics))
+
+    for a, b in zip(uninterrupted.model.state_dict().values(), restored.model.state_dict().values()):
+        assert torch.equal(a, b)
+    assert _without_clock(restored.final) == _without_clock(uninterrupted.final)
+    assert [m["step"] for m in reports] == [40, 60, 60]
+    assert reports[0]["attempt_start_step"] == 20
+
+
+def test_early_stop_when_solved_and_status() -> None:
+    # A threshold every model meets at once: solved at the first evaluation, training stops there.
+    outcome = train(TrialConfig(**{**SMALL, "early_stop": True, "solve_threshold": 0.01}))
+    assert outcome.status == SOLVED
+    assert outcome.steps == outcome.solved_step == 20
+    assert outcome.final is not None and len(outcome.final.accuracy_by_length) == 40
+    # Without early stopping it runs to max_steps but still records when it was solved.
+    outcome = train(TrialConfig(**{**SMALL, "solve_threshold": 0.01}))
+    assert (outcome.status, outcome.steps, outcome.solved_step) == (SOLVED, 60, 20)
+    # Never solved: finished.
+    outcome = train(TrialConfig(**{**SMALL, "solve_threshold": 1.0, "max_steps": 20}))
+    assert (outcome.status, outcome.solved_step) == (FINISHED, None)
+
+
+def test_solve_patience_needs_consecutive_evaluations() -> None:
+    outcome = train(TrialConfig(**{**SMALL, "early_stop": True, "solve_threshold": 0.01, "solve_patience": 2}))
+    assert outcome.steps == outcome.solved_step == 40
+
+
+def test_nan_loss_ends_the_trial_as_diverged_not_a_crash() -> None:
+    trainer = Trainer(TrialConfig(**SMALL))
+    with torch.no_grad():
+        next(trainer.model.parameters()).fill_(math.nan)  # a model that has blown up
+    reports: list[dict[str, Any]] = []
+    outcome = trainer.run(lambda metrics, _: reports.append(metrics))
+    assert outcome.status == DIVERGED
+    assert outcome.steps == 1
+    assert outcome.final is None  # no accuracy is claimed for a NaN model
+    assert reports[-1]["final"] and reports[-1]["status"] == DIVERGED
+
+
+def test_evaluation_masks_unlabelled_lengths() -> None:
+    trainer = Trainer(TrialConfig(**{**SMALL, "task": "modular_arithmetic", "k": 4}))
+    evaluation = trainer.evaluate(16)
+    accuracy = evaluation.accuracy_by_length
+    assert all(math.isnan(a) for a in accuracy[1::2])  # even lengths have no label
+    assert all(0.0 <= a <= 1.0 for a in accuracy[0::2])
+    assert not math.isnan(evaluation.beyond_accuracy)
+
+
+def test_checkpoint_of_another_trial_is_refused() -> None:
+    state = Trainer(TrialConfig(**SMALL)).state_dict()
+    with pytest.raises(ValueError, match="belongs to trial"):
+        Trainer(TrialConfig(**{**SMALL, "seed": 1}), checkpoint=state)
+
+
+def test_sdssm_learns_parity_and_generalizes_to_length_500() -> None:
+    """A short real run on this CPU: SD-SSM solves parity beyond its training lengths (41..500)."""
+    config = TrialConfig(task="parity_check", model="sdssm", state_size=64, k=8, p=1.2, lr=3e-4, seed=0,
+                         max_steps=20_000, eval_interval=500, early_stop=True, solve_threshold=0.99,
+                         final_eval_samples=512, device="cpu")
+    outcome = train(config)
+    assert outcome.status == SOLVED, outcome.history[-3:]
+    assert outcome.final is not None and outcome.final.beyond_accuracy >= 0.99
+
+
+def _without_clock(final: dict[str, Any] | None) -> dict[str, Any]:
+    assert final is not None
+    return {k: v for k, v in final.items() if k not in ("wall_time_s", "solved_wall_time_s")}
+
+
+def _roundtrip(state: dict[str, Any]) -> dict[str, Any]:
+    import io
+
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    buffer.seek(0)
+    return torch.load(buffer, weights_only=False)

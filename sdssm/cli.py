@@ -81,8 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    console = Console()
-    errors = Console(stderr=True)
+    console = Console(soft_wrap=True)  # long lines stay whole in logs; tables still fit the terminal
+    errors = Console(stderr=True, soft_wrap=True)
     try:
         return COMMANDS[args.command](args, console)
     except KeyboardInterrupt:

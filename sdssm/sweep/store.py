@@ -158,10 +158,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA busy_timeout=60000")  # wait for the writer rather than fail
-    cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer, nor it them
     cursor.execute("PRAGMA synchronous=NORMAL")  # durable at every checkpoint of the WAL; fast
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _enable_wal(engine: Engine) -> None:
+    """WAL: readers never block the writer, nor it them. It is a property of the file, so it is set
+    only once the file is known to be ours (never on a database we refuse), outside any transaction."""
+    raw = engine.raw_connection()
+    try:
+        raw.driver_connection.execute("PRAGMA journal_mode=WAL")
+    finally:
+        raw.close()
 
 
 def _sqlite_begin(connection: Any) -> None:
@@ -212,6 +221,8 @@ class Store:
             event.listen(engine, "begin", _sqlite_begin)
         try:
             self._check_or_create_schema(engine)
+            if is_sqlite:
+                _enable_wal(engine)
         except (DatabaseError, OperationalError) as exc:
             engine.dispose()
             reason = str(exc.orig) if getattr(exc, "orig", None) else str(exc)

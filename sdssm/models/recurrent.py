@@ -25,8 +25,8 @@ def _one_hot(tokens: torch.Tensor, vocab_size: int, like: torch.Tensor) -> torch
     return F.one_hot(tokens, vocab_size).to(dtype=like.dtype, device=like.device)
 
 
-class ElmanRNN(SequenceModel):
-    """h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), h_0 = 0; state = h ([N]).
+class _TorchRecurrent(SequenceModel):
+    """Shared constructor of the torch-layer baselines: state size N and a readout head on h.
 
     Args: alphabet_size, num_classes, query_token (see `SequenceModel`); state_size N; readout
     "linear" | "mlp" on h; mlp_hidden, the MLP readout's hidden width.
@@ -38,8 +38,16 @@ class ElmanRNN(SequenceModel):
         if state_size < 1:
             raise ValueError(f"need state_size >= 1, got {state_size}")
         self.state_size = state_size
-        self.rnn = nn.RNN(self.vocab_size, state_size, nonlinearity="tanh", batch_first=True)
         self.head = make_readout(readout, state_size, num_classes, mlp_hidden)
+
+
+class ElmanRNN(_TorchRecurrent):
+    """h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), h_0 = 0; state = h ([N])."""
+
+    def __init__(self, alphabet_size: int, num_classes: int, query_token: bool, state_size: int = 64,
+                 readout: str = "linear", mlp_hidden: int = 64) -> None:
+        super().__init__(alphabet_size, num_classes, query_token, state_size, readout, mlp_hidden)
+        self.rnn = nn.RNN(self.vocab_size, state_size, nonlinearity="tanh", batch_first=True)
 
     @property
     def state_dim(self) -> int:
@@ -59,20 +67,14 @@ class ElmanRNN(SequenceModel):
         return self.head(states)
 
 
-class LSTMModel(SequenceModel):
-    """A one-layer LSTM (torch's gate order i, f, g, o), h_0 = c_0 = 0; state = [h, c] ([2N]).
-
-    Args as for `ElmanRNN`; the readout reads only h.
-    """
+class LSTMModel(_TorchRecurrent):
+    """A one-layer LSTM (torch's gate order i, f, g, o), h_0 = c_0 = 0; state = [h, c] ([2N]);
+    the readout reads only h."""
 
     def __init__(self, alphabet_size: int, num_classes: int, query_token: bool, state_size: int = 64,
                  readout: str = "linear", mlp_hidden: int = 64) -> None:
-        super().__init__(alphabet_size, num_classes, query_token)
-        if state_size < 1:
-            raise ValueError(f"need state_size >= 1, got {state_size}")
-        self.state_size = state_size
+        super().__init__(alphabet_size, num_classes, query_token, state_size, readout, mlp_hidden)
         self.lstm = nn.LSTM(self.vocab_size, state_size, batch_first=True)
-        self.head = make_readout(readout, state_size, num_classes, mlp_hidden)
 
     @property
     def state_dim(self) -> int:

@@ -52,7 +52,7 @@ class SequenceModel(nn.Module, ABC):
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """Logits of the whole string, read at the last position (the query token when enabled): [B, C]."""
         if self.query_token:
-            query = torch.full_like(tokens[:, :1], self.query_id)
+            query = torch.full((tokens.shape[0], 1), self.query_id, dtype=tokens.dtype, device=tokens.device)
             tokens = torch.cat([tokens, query], dim=1)
         return self.readout(self.scan(tokens)[:, -1])
 

@@ -1,0 +1,299 @@
+"""The dense selective recurrence h_t = Â[u_t] h_{t-1} + b[u_t] with a hand-written backward.
+
+SD-SSM's transition A(u_t) depends on the token alone, so a forward pass needs only V = vocabulary-size
+distinct matrices Â_0..Â_{V-1} (mixed and column-normalised by the caller). With them fixed, the
+recurrence over time is a loop of small dense products. Letting autograd record that loop costs graph
+nodes per step; `DenseScan` records one node for the whole scan and runs its own reverse loop.
+
+One step is two library calls, whatever the batch's tokens (row-vector convention, h is [B, N]):
+    Y = [b_0 | ... | b_{V-1}] + h_{t-1} @ [Â_0^T | ... | Â_{V-1}^T]     one GEMM for every token  [B, V*N]
+    h_t[b] = Y[b, block u_t[b]]                     one row gather (row b*V + u_t[b] of Y as [B*V, N])
+Per step this spends V times the flops of the batch's own products, but the alphabets here are small
+(2-8 symbols), and at these sizes the cost of a call rather than of a flop dominates on a CPU: grouping
+the batch by token (V smaller GEMMs on sorted blocks) measured no faster for V <= 3 on this project's
+CPUs, and about 20% faster for V = 8. It also suits a GPU: two kernels per step, no host sync in the loop.
+
+Backward (g_t = dLoss/dh_t in total, dH_t the gradient flowing into state t from outside):
+    g_{L-1} = dH_{L-1},   g_{t-1} = dH_{t-1} + Â[u_t]^T g_t     (one GEMM against [Â_0 | ... | Â_{V-1}]
+                                                                 and the same row gather)
+    dÂ_v = sum over positions (t, b) with u_t[b] = v of g_t[b] h_{t-1}[b]^T      (h_{-1} = 0)
+    db_v = sum over the same positions of g_t[b]
+The last two are one GEMM and one column sum per token after gathering the positions by token.
+
+Memory: the [L, B, N] buffers come from `WORKSPACE` (reused CPU buffers). Fresh multi-megabyte
+allocations of varying size were served by mmap on this project's machines and cost a page fault per
+4 KiB on first touch, about a fifth of a training step; reused buffers make that cost disappear.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import weakref
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import torch
+
+
+class Workspace:
+    """Reused CPU buffers, per thread (CUDA has its own caching allocator: there this is torch.empty).
+
+    `scratch(slot, shape, like)`: a buffer private to one call site, valid until that slot is asked for
+    again in the same thread; a view per shape is cached, so a repeat request costs no tensor op.
+    `take(shape, like)` / `give(tensor)`: a small pool for buffers that outlive a call (the states a
+    backward pass needs); a tensor must not be used after it is given back.
+    """
+
+    def __init__(self, max_free: int = 4) -> None:
+        self._local = threading.local()
+        self._max_free = max_free
+
+    def _slots(self) -> dict[Any, tuple[torch.Tensor, dict[tuple[int, ...], torch.Tensor]]]:
+        try:
+            return self._local.slots
+        except AttributeError:
+            self._local.slots, self._local.free = {}, []
+            return self._local.slots
+
+    def scratch(self, slot: str, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+        if like.device.type != "cpu":
+            return torch.empty(shape, dtype=like.dtype, device=like.device)
+        slots = self._slots()
+        key = (slot, like.dtype)
+        entry = slots.get(key)
+        if entry is not None:
+            view = entry[1].get(shape)
+            if view is not None:
+                return view
+        numel = math.prod(shape)
+        if entry is None or entry[0].numel() < numel:
+            entry = (self._new(numel, like.dtype), {})
+            slots[key] = entry
+        view = entry[0][:numel].view(shape)
+        entry[1][shape] = view
+        return view
+
+    @staticmethod
+    def _new(numel: int, dtype: torch.dtype) -> torch.Tensor:
+        # Headroom for slowly growing lengths. A normal tensor even when first needed under
+        # torch.inference_mode: an inference tensor could not be written to outside it later.
+        with torch.inference_mode(False):
+            return torch.empty(max(numel + numel // 4, 1024), dtype=dtype)
+
+    def take(self, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+        if like.device.type != "cpu":
+            return torch.empty(shape, dtype=like.dtype, device=like.device)
+        self._slots()
+        free: list[torch.Tensor] = self._local.free
+        numel = math.prod(shape)
+        for i, buf in enumerate(free):
+            if buf.dtype == like.dtype and buf.numel() >= numel:
+                return free.pop(i)[:numel].view(shape)
+        return self._new(numel, like.dtype)[:numel].view(shape)
+
+    def give(self, tensor: torch.Tensor) -> None:
+        if tensor.device.type != "cpu":
+            return
+        self._slots()
+        free: list[torch.Tensor] = self._local.free
+        free.append(tensor if tensor._base is None else tensor._base)
+        if len(free) > self._max_free:  # keep the largest
+            free.pop(min(range(len(free)), key=lambda i: free[i].numel()))
+
+
+WORKSPACE = Workspace()
+
+
+def check_inputs(a_hat: torch.Tensor, b_tab: torch.Tensor, tokens: torch.Tensor, vocab: int | None = None
+                 ) -> None:
+    """Shapes, dtype and token range [0, vocab) (default V): an out-of-range token would silently read
+    another sample's row."""
+    vocab = a_hat.shape[0] if vocab is None else vocab
+    if a_hat.dim() != 3 or a_hat.shape[1] != a_hat.shape[2]:
+        raise ValueError(f"a_hat must be [V, N, N], got {tuple(a_hat.shape)}")
+    if b_tab.shape != a_hat.shape[:2]:
+        raise ValueError(f"b_tab must be [V, N] = {tuple(a_hat.shape[:2])}, got {tuple(b_tab.shape)}")
+    if tokens.dim() != 2 or tokens.dtype != torch.int64:
+        raise ValueError(f"tokens must be int64 [B, L], got {tokens.dtype} {tuple(tokens.shape)}")
+    if tokens.numel():
+        low, high = torch.aminmax(tokens)
+        if int(low) < 0 or int(high) >= vocab:
+            raise ValueError(f"tokens must lie in [0, {vocab}), got [{int(low)}, {int(high)}]")
+
+
+def gather_rows(tokens: torch.Tensor, vocab: int) -> torch.Tensor:
+    """rows[t, b] = b * V + u_t[b], time-major [L, B]: the row of Y (seen as [B*V, N]) that step t keeps."""
+    batch = tokens.shape[0]
+    return (tokens + torch.arange(batch, device=tokens.device).unsqueeze(1) * vocab).t().contiguous()
+
+
+def forward_weight(a_hat: torch.Tensor) -> torch.Tensor:
+    """[Â_0^T | ... | Â_{V-1}^T] as [N, V*N]: w[j, v*N + i] = Â_v[i, j]."""
+    vocab, n, _ = a_hat.shape
+    return a_hat.permute(2, 0, 1).reshape(n, vocab * n)
+
+
+def advance(w_fwd: torch.Tensor, b_cat: torch.Tensor, rows: Sequence[torch.Tensor], states: torch.Tensor,
+            first: int, y: torch.Tensor) -> None:
+    """Steps first+1 .. first+T in place: states [T+1, B, N] holds h_first in slab 0 and gets h_{first+j}
+    in slab j. Per step Y = b_cat + h @ w_fwd (b_cat = [b_0 | ... | b_{V-1}]) and one row gather."""
+    slabs = states.unbind(0)
+    y_rows = y.view(-1, states.shape[2])
+    for j in range(1, len(slabs)):
+        torch.addmm(b_cat, slabs[j - 1], w_fwd, out=y)
+        torch.index_select(y_rows, 0, rows[first + j], out=slabs[j])
+
+
+def scan_forward(a_hat: torch.Tensor, b_tab: torch.Tensor, tokens: torch.Tensor, rows: torch.Tensor
+                 ) -> torch.Tensor:
+    """States [L+1, B, N], time-major: slab t+1 is h_t, slab 0 is h_{-1} = 0 (a WORKSPACE buffer)."""
+    length, batch = rows.shape
+    vocab, n, _ = a_hat.shape
+    states = WORKSPACE.take((length + 1, batch, n), a_hat)
+    states[0].zero_()
+    torch.index_select(b_tab, 0, tokens[:, 0], out=states[1])  # h_0 = b[u_0]
+    y = WORKSPACE.scratch("forward_y", (batch, vocab * n), a_hat)
+    advance(forward_weight(a_hat), b_tab.reshape(-1), rows.unbind(0), states[1:], 0, y)
+    return states
+
+
+def iter_states(a_hat: torch.Tensor, b_tab: torch.Tensor, tokens: torch.Tensor, chunk: int
+                ) -> Iterator[tuple[int, torch.Tensor]]:
+    """(first step, states [T*B, N]) for consecutive chunks of at most `chunk` steps, time-major.
+
+    For evaluation without autograd: only one chunk of states exists at a time (cache-sized, reused)
+    instead of an [L, B, N] tensor. Row t*B + b of a chunk is sample b after step first+t. The yielded
+    tensor is overwritten by the next chunk.
+    """
+    batch, length = tokens.shape
+    vocab, n, _ = a_hat.shape
+    rows = gather_rows(tokens, vocab).unbind(0)
+    w_fwd, b_cat = forward_weight(a_hat), b_tab.reshape(-1)
+    buf = WORKSPACE.scratch("chunk_states", (chunk + 1, batch, n), a_hat)  # slab 0: the state before
+    y = WORKSPACE.scratch("chunk_y", (batch, vocab * n), a_hat)
+    torch.index_select(b_tab, 0, tokens[:, 0], out=buf[1])  # h_0 = b[u_0]
+    advance(w_fwd, b_cat, rows, buf[1:min(chunk, length) + 1], 0, y)
+    for first in range(0, length, chunk):
+        steps = min(chunk, length - first)
+        if first:
+            advance(w_fwd, b_cat, rows, buf[:steps + 1], first - 1, y)
+        yield first, buf[1:steps + 1].view(steps * batch, n)
+        buf[0].copy_(buf[steps])
+
+
+def scan_backward(a_hat: torch.Tensor, tokens: torch.Tensor, rows: torch.Tensor, states: torch.Tensor,
+                  grad: torch.Tensor, last_only: bool, grad_a: torch.Tensor, grad_b: torch.Tensor) -> None:
+    """Accumulate dÂ [V, N, N] into grad_a and db [V, N] into grad_b, from the states [L+1, B, N] of
+    `scan_forward` and the upstream gradient: dLoss/dH as [B, L, N], or with `last_only` dLoss/dh_{L-1}
+    as [B, N]."""
+    length, batch = rows.shape
+    vocab, n, _ = a_hat.shape
+    g = WORKSPACE.scratch("backward_g", (length, batch, n), a_hat)  # g[t] = dLoss/dh_t, time-major
+    if last_only:
+        g[-1].copy_(grad)
+    else:
+        g.copy_(grad.transpose(0, 1))
+    w_back = a_hat.permute(1, 0, 2).reshape(n, vocab * n)  # w_back[i, v*N + j] = Â_v[i, j]
+    z = WORKSPACE.scratch("backward_z", (batch, vocab * n), a_hat)
+    z_rows = z.view(batch * vocab, n)
+    g_slabs, row_list = g.unbind(0), rows.unbind(0)
+    step = None if last_only else WORKSPACE.scratch("backward_step", (batch, n), a_hat)
+    for t in range(length - 1, 0, -1):
+        torch.mm(g_slabs[t], w_back, out=z)  # block v of row b: (Â_v^T g_t[b])^T
+        if step is None:  # nothing flows in at t-1 from outside: g_{t-1} = Â[u_t]^T g_t
+            torch.index_select(z_rows, 0, row_list[t], out=g_slabs[t - 1])
+        else:
+            torch.index_select(z_rows, 0, row_list[t], out=step)
+            g_slabs[t - 1].add_(step)
+
+    # Gather every position (t, b) by token u_t[b]; then per token one GEMM and one column sum.
+    tokens_t = tokens.t().reshape(-1)
+    order = torch.argsort(tokens_t)
+    counts = torch.bincount(tokens_t, minlength=vocab).tolist()
+    g_by_token = WORKSPACE.scratch("backward_g_by_token", (length * batch, n), a_hat)
+    h_by_token = WORKSPACE.scratch("backward_h_by_token", (length * batch, n), a_hat)
+    torch.index_select(g.view(-1, n), 0, order, out=g_by_token)
+    torch.index_select(states[:length].view(-1, n), 0, order, out=h_by_token)  # slab t holds h_{t-1}
+    start = 0
+    for v, count in enumerate(counts):
+        if count:
+            g_v = g_by_token[start:start + count]
+            grad_a[v].addmm_(g_v.t(), h_by_token[start:start + count])
+            grad_b[v].add_(g_v.sum(dim=0))
+        start += count
+
+
+class DenseScan(torch.autograd.Function):
+    """Autograd node for the whole scan. Inputs: Â [V, N, N], b [V, N], tokens [B, L], last_only,
+    scan_vocab (string tokens use Â[:scan_vocab]), final (a token applied to every sample after the
+    string, or None). Output: all states [B, L, N], or with `last_only` the final state [B, N] only,
+    which spares the backward a mostly-zero [L, B, N] gradient.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, a_hat: torch.Tensor, b_tab: torch.Tensor, tokens: torch.Tensor, last_only: bool,
+                scan_vocab: int, final: int | None) -> torch.Tensor:
+        rows = gather_rows(tokens, scan_vocab)
+        states = scan_forward(a_hat[:scan_vocab], b_tab[:scan_vocab], tokens, rows)
+        ctx.save_for_backward(a_hat, tokens, rows, states)
+        ctx.last_only, ctx.scan_vocab, ctx.final = last_only, scan_vocab, final
+        # The states buffer goes back to the workspace when this node is freed (after backward, or with
+        # the graph if backward never runs), never earlier: retain_graph stays safe.
+        weakref.finalize(ctx, WORKSPACE.give, states)
+        if final is not None:  # h_final = Â_f h_{L-1} + b_f
+            return torch.addmm(b_tab[final], states[-1], a_hat[final].t())
+        return _output(states, last_only)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        a_hat, tokens, rows, states = ctx.saved_tensors
+        grad_a = torch.zeros_like(a_hat)
+        grad_b = a_hat.new_zeros(a_hat.shape[:2])
+        grad = grad_out
+        if ctx.final is not None:  # the final step: dÂ_f = g h_{L-1}^T, db_f = g, g_{L-1} = Â_f^T g
+            grad_a[ctx.final].addmm_(grad_out.t(), states[-1])
+            torch.sum(grad_out, dim=0, out=grad_b[ctx.final])
+            grad = grad_out @ a_hat[ctx.final]
+        v = ctx.scan_vocab
+        scan_backward(a_hat[:v], tokens, rows, states, grad, ctx.last_only, grad_a[:v], grad_b[:v])
+        return (grad_a if ctx.needs_input_grad[0] else None,
+                grad_b if ctx.needs_input_grad[1] else None, None, None, None, None)
+
+
+def _output(states: torch.Tensor, last_only: bool) -> torch.Tensor:
+    """Fresh tensors (the buffer is reused): the last state [B, N] or all states [B, L, N]."""
+    if last_only:
+        return states[-1].clone()
+    return states[1:].transpose(0, 1).contiguous()
+
+
+def dense_scan(a_hat: torch.Tensor, b_tab: torch.Tensor, tokens: torch.Tensor, last_only: bool = False,
+               scan_vocab: int | None = None, final: int | None = None) -> torch.Tensor:
+    """h_t = Â[u_t] h_{t-1} + b[u_t], h_{-1} = 0, for tokens [B, L] with values in [0, scan_vocab).
+
+    Returns states [B, L, N], or the last state [B, N] when `last_only` (L must then be >= 1).
+    `scan_vocab` (default V): the string uses only the first scan_vocab tokens, so each step multiplies
+    by those matrices only. `final` (needs `last_only`): one more step with this token for every sample
+    (the query token), returned instead of h_{L-1}.
+    Differentiable in `a_hat` and `b_tab` through `DenseScan`; when no gradient is needed (e.g. under
+    torch.no_grad()) the loop runs without autograd bookkeeping.
+    """
+    vocab = a_hat.shape[0] if scan_vocab is None else scan_vocab
+    check_inputs(a_hat, b_tab, tokens, vocab)
+    if final is not None and not (last_only and 0 <= final < a_hat.shape[0]):
+        raise ValueError(f"final must be a token in [0, {a_hat.shape[0]}) and needs last_only, got {final}")
+    if last_only and tokens.shape[1] == 0:
+        raise ValueError("last_only needs at least one token")
+    if tokens.shape[1] == 0:
+        return a_hat.new_zeros(tokens.shape[0], 0, a_hat.shape[1])
+    if torch.is_grad_enabled() and (a_hat.requires_grad or b_tab.requires_grad):
+        return DenseScan.apply(a_hat, b_tab, tokens, last_only, vocab, final)
+    states = scan_forward(a_hat[:vocab], b_tab[:vocab], tokens, gather_rows(tokens, vocab))
+    if final is not None:
+        out = torch.addmm(b_tab[final], states[-1], a_hat[final].t())
+    else:
+        out = _output(states, last_only)
+    WORKSPACE.give(states)
+    return out

@@ -1,0 +1,240 @@
+"""The fast SD-SSM (sdssm.py + dense_scan.py) against the per-step reference, in float64."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from sdssm.config import TrialConfig
+from sdssm.models import build_model
+from sdssm.models.dense_scan import DenseScan, dense_scan
+from sdssm.models.sdssm import SDSSM, TransitionMatrices, transition_matrices
+from sdssm.models.sdssm_reference import ReferenceSDSSM
+
+ATOL = 1e-10
+
+
+def make_pair(*, alphabet: int = 3, classes: int = 3, query: bool = True, readout: str = "linear",
+              k: int = 4, p: float = 1.2, n: int = 8, seed: int = 0) -> tuple[SDSSM, ReferenceSDSSM]:
+    """A fast model and a reference holding the same float64 parameters (biases and LayerNorm perturbed
+    away from their zero/one init so that every parameter matters)."""
+    torch.manual_seed(seed)
+    kwargs = dict(k=k, p=p, alphabet_size=alphabet, num_classes=classes, query_token=query,
+                  state_size=n, readout=readout, mlp_hidden=6)
+    fast = SDSSM(**kwargs).double()
+    with torch.no_grad():
+        for param in fast.parameters():
+            param.add_(0.1 * torch.randn_like(param))
+    ref = ReferenceSDSSM(**kwargs).double()
+    ref.load_state_dict(fast.state_dict())
+    return fast, ref
+
+
+def random_tokens(batch: int, length: int, alphabet: int, seed: int = 1) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randint(0, alphabet, (batch, length), generator=gen)
+
+
+def grads(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {name: param.grad.clone() for name, param in model.named_parameters() if param.grad is not None}
+
+
+CASES = [  # (query token, readout, k, p, length)
+    (True, "linear", 8, 1.2, 30),
+    (True, "mlp", 3, 1.0, 30),
+    (False, "linear", 1, 1.4, 30),
+    (False, "mlp", 5, 2.0, 29),
+    (True, "linear", 2, 1.1, 1),
+    (False, "linear", 4, 1.3, 1),
+]
+
+
+@pytest.mark.parametrize("query, readout, k, p, length", CASES)
+def test_forward_and_gradients_match_reference(query: bool, readout: str, k: int, p: float,
+                                               length: int) -> None:
+    fast, ref = make_pair(query=query, readout=readout, k=k, p=p)
+    tokens = random_tokens(8, length, 3)
+    labels = torch.randint(0, 3, (8,), generator=torch.Generator().manual_seed(2))
+    out_fast, out_ref = fast(tokens), ref(tokens)
+    assert out_fast.shape == (8, 3)
+    torch.testing.assert_close(out_fast, out_ref, atol=ATOL, rtol=0)
+    torch.nn.functional.cross_entropy(out_fast, labels).backward()
+    torch.nn.functional.cross_entropy(out_ref, labels).backward()
+    g_fast, g_ref = grads(fast), grads(ref)
+    assert set(g_fast) == set(g_ref) == {name for name, _ in fast.named_parameters()}
+    # Exactly zero only where the maths says so: a softmax over k = 1 matrices is constant, and a single
+    # token without a query step multiplies h_{-1} = 0, so A(u) does not matter.
+    structurally_zero = {"select.weight", "select.bias"} if k == 1 else set()
+    if length == 1 and not query:
+        structurally_zero |= {"A", "select.weight", "select.bias"}
+    for name in g_fast:
+        assert (g_fast[name].abs().max() == 0) == (name in structurally_zero), name
+        torch.testing.assert_close(g_fast[name], g_ref[name], atol=ATOL, rtol=0, msg=name)
+
+
+@pytest.mark.parametrize("query, readout, chunk_elements", [(True, "linear", None), (False, "mlp", None),
+                                                           (True, "mlp", 6 * 8 * 4)])
+def test_prefix_logits_equal_per_length_reference(query: bool, readout: str, chunk_elements: int | None,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    if chunk_elements is not None:  # evaluation in chunks of 4 steps: 25 = 6 * 4 + 1 crosses 6 boundaries
+        monkeypatch.setattr("sdssm.models.sdssm.EVAL_CHUNK_ELEMENTS", chunk_elements)
+    fast, ref = make_pair(query=query, readout=readout, k=3, p=1.3)
+    tokens = random_tokens(6, 25, 3, seed=3)
+    with torch.no_grad():
+        prefix = fast.prefix_logits(tokens)
+        per_length = torch.stack([ref(tokens[:, :t]) for t in range(1, 26)], dim=1)
+    assert prefix.shape == (6, 25, 3)
+    torch.testing.assert_close(prefix, per_length, atol=ATOL, rtol=0)
+    # The differentiable path (autograd Function, all states at once) gives the same numbers.
+    torch.testing.assert_close(fast.prefix_logits(tokens), prefix, atol=ATOL, rtol=0)
+
+
+def test_interleaved_graphs_and_retain_graph() -> None:
+    """Scan buffers are reused between passes: two live graphs, and a graph kept for a second backward,
+    must still see their own states."""
+    fast, ref = make_pair(query=True, k=4, p=1.2)
+    t1, t2 = random_tokens(8, 12, 3, seed=7), random_tokens(8, 20, 3, seed=8)
+    for model in (fast, ref):
+        out1, out2 = model(t1), model(t2)  # second forward before the first backward
+        loss = out1.square().sum() + out2.sum()
+        loss.backward(retain_graph=True)
+        model(t2).sum().backward()  # a third pass in between reuses buffers again
+        loss.backward()  # the kept graph, a second time
+    for (name, p_fast), p_ref in zip(fast.named_parameters(), ref.parameters()):
+        torch.testing.assert_close(p_fast.grad, p_ref.grad, atol=ATOL, rtol=0, msg=name)
+
+
+def test_scan_all_states_and_step_match_reference() -> None:
+    """The full-output backward (a gradient on every state) and `step` on arbitrary leading shapes."""
+    fast, ref = make_pair(query=True, k=4, p=1.25)
+    tokens = random_tokens(7, 20, 4)  # includes the query id (3) mid-string: scan accepts the vocabulary
+    weights = torch.randn(7, 20, 8, dtype=torch.float64)
+    s_fast, s_ref = fast.scan(tokens), ref.scan(tokens)
+    torch.testing.assert_close(s_fast, s_ref, atol=ATOL, rtol=0)
+    (weights * s_fast).sum().backward()
+    (weights * s_ref).sum().backward()
+    g_fast, g_ref = grads(fast), grads(ref)
+    for name in ("A", "B", "select.weight", "select.bias"):
+        torch.testing.assert_close(g_fast[name], g_ref[name], atol=ATOL, rtol=0, msg=name)
+    with torch.no_grad():
+        states = torch.randn(2, 5, 8, dtype=torch.float64)
+        for token in range(4):
+            torch.testing.assert_close(fast.step(states, token), ref.step(states, token), atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize("last_only, scan_vocab, final", [(False, 3, None), (True, 3, None), (True, 2, 2),
+                                                          (False, 2, None)])
+def test_dense_scan_gradcheck(last_only: bool, scan_vocab: int, final: int | None) -> None:
+    gen = torch.Generator().manual_seed(4)
+    a_hat = (0.5 * torch.randn(3, 4, 4, dtype=torch.float64, generator=gen)).requires_grad_()
+    b_tab = torch.randn(3, 4, dtype=torch.float64, generator=gen).requires_grad_()
+    tokens = torch.randint(0, scan_vocab, (5, 6), generator=gen)
+    tokens[:, 2] = 1  # one step where the other tokens are absent
+    assert torch.autograd.gradcheck(
+        lambda a, b: DenseScan.apply(a, b, tokens, last_only, scan_vocab, final), (a_hat, b_tab))
+
+
+def test_dense_scan_matches_explicit_loop() -> None:
+    """The recurrence itself, with no model around it, against h_t = Â[u_t] h_{t-1} + b[u_t]."""
+    gen = torch.Generator().manual_seed(5)
+    a_hat = torch.randn(4, 6, 6, dtype=torch.float64, generator=gen) / 3
+    b_tab = torch.randn(4, 6, dtype=torch.float64, generator=gen)
+    tokens = torch.randint(0, 4, (9, 12), generator=gen)
+    h = torch.zeros(9, 6, dtype=torch.float64)
+    expected = []
+    for t in range(12):
+        h = torch.einsum("bij,bj->bi", a_hat[tokens[:, t]], h) + b_tab[tokens[:, t]]
+        expected.append(h)
+    states = dense_scan(a_hat, b_tab, tokens)
+    torch.testing.assert_close(states, torch.stack(expected, dim=1), atol=ATOL, rtol=0)
+    torch.testing.assert_close(dense_scan(a_hat, b_tab, tokens, last_only=True), expected[-1], atol=ATOL, rtol=0)
+    # A final token applied to every sample after the string.
+    final = dense_scan(a_hat, b_tab, tokens, last_only=True, final=2)
+    torch.testing.assert_close(final, expected[-1] @ a_hat[2].t() + b_tab[2], atol=ATOL, rtol=0)
+    with pytest.raises(ValueError, match="tokens must lie in"):
+        dense_scan(a_hat, b_tab, tokens, scan_vocab=3)  # tokens use all 4 matrices
+
+
+def test_inference_mode_then_training() -> None:
+    """Reused buffers first allocated under torch.inference_mode must stay writable outside it."""
+    fast, ref = make_pair(query=True, k=3)
+    tokens = random_tokens(4, 9, 3)
+    with torch.inference_mode():
+        fast(tokens), fast.prefix_logits(tokens)
+    fast(tokens).sum().backward()
+    ref(tokens).sum().backward()
+    torch.testing.assert_close(fast.A.grad, ref.A.grad, atol=ATOL, rtol=0)
+    with torch.no_grad():
+        torch.testing.assert_close(fast.prefix_logits(tokens)[:, -1], ref(tokens), atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize("p", [1.0, 1.2, 2.0, 3.5])
+def test_transition_columns_have_unit_lp_norm(p: float) -> None:
+    fast, _ = make_pair(k=5, p=p, n=16)
+    a_hat = fast.transition_matrices().detach()
+    assert a_hat.shape == (4, 16, 16)
+    col_norms = a_hat.abs().pow(p).sum(dim=1).pow(1 / p)  # [V, N]: one norm per column
+    torch.testing.assert_close(col_norms, torch.ones_like(col_norms), atol=1e-12, rtol=0)
+    # ... while rows are not normalised (the test would pass for a transposed normalisation otherwise).
+    row_norms = a_hat.abs().pow(p).sum(dim=2).pow(1 / p)
+    assert (row_norms - 1).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("p", [1.0, 1.3, 2.0, 2.7])
+def test_transition_matrices_gradcheck(p: float) -> None:
+    gen = torch.Generator().manual_seed(6)
+    weight = torch.randn(2, 3, dtype=torch.float64, generator=gen).requires_grad_()  # k = 2, V = 3
+    bias = torch.randn(2, dtype=torch.float64, generator=gen).requires_grad_()
+    dictionary = torch.randn(2, 3, 3, dtype=torch.float64, generator=gen).requires_grad_()
+    assert torch.autograd.gradcheck(lambda w, b, a: TransitionMatrices.apply(w, b, a, p), (weight, bias, dictionary))
+
+
+def test_transition_matrices_zero_column_stays_finite() -> None:
+    """An all-zero column would be 0/0 without the floor: it stays zero, with finite gradients."""
+    dictionary = torch.tensor([[[3.0, 0.0], [4.0, 0.0]]], dtype=torch.float64, requires_grad=True)
+    weight = torch.zeros(1, 2, dtype=torch.float64, requires_grad=True)
+    bias = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    out = transition_matrices(weight, bias, dictionary, 2.0)
+    torch.testing.assert_close(out, torch.tensor([[[0.6, 0.0], [0.8, 0.0]]] * 2, dtype=torch.float64))
+    out.sum().backward()
+    assert torch.isfinite(dictionary.grad).all()
+
+
+def test_init_and_parameter_shapes() -> None:
+    model = SDSSM(k=8, p=1.2, alphabet_size=2, num_classes=2, query_token=True, state_size=64)
+    shapes = {name: tuple(param.shape) for name, param in model.named_parameters()}
+    assert shapes == {"select.weight": (8, 3), "select.bias": (8,), "A": (8, 64, 64), "B": (3, 64),
+                      "norm.weight": (64,), "norm.bias": (64,), "head.weight": (2, 64), "head.bias": (2,)}
+    bound = math.sqrt(6) / math.sqrt(2 * 64)
+    assert model.A.abs().max() <= bound and model.A.abs().max() > 0.95 * bound
+    assert model.state_dim == 64
+
+
+def test_float32_forward_close_to_float64() -> None:
+    fast, _ = make_pair(query=True, k=8, p=1.2, n=16)
+    tokens = random_tokens(4, 40, 3)
+    out64 = fast(tokens)
+    out32 = fast.float()(tokens)
+    assert out32.dtype == torch.float32
+    torch.testing.assert_close(out32.double(), out64, atol=1e-4, rtol=1e-4)
+
+
+def test_bad_tokens_and_empty_string() -> None:
+    fast, ref = make_pair(query=True)
+    with pytest.raises(ValueError, match="tokens must lie in"):
+        fast(torch.tensor([[0, 3]]))  # the query id inside a string
+    with pytest.raises(ValueError, match="tokens must lie in"):
+        fast.scan(torch.tensor([[0, 4]]))
+    empty = torch.zeros(2, 0, dtype=torch.int64)  # only the query step, from h = 0
+    expected = ref.readout(ref.step(torch.zeros(2, 8, dtype=torch.float64), ref.query_id))
+    torch.testing.assert_close(fast(empty), expected, atol=ATOL, rtol=0)
+
+
+def test_registry_builds_sdssm() -> None:
+    config = TrialConfig(model="sdssm", k=6, p=1.1, state_size=16, readout="mlp", mlp_hidden=8, query_token=False)
+    model = build_model(config, alphabet_size=2, num_classes=8)
+    assert isinstance(model, SDSSM)
+    assert (model.k, model.p, model.state_dim, model.vocab_size) == (6, 1.1, 16, 2)
+    assert model(torch.zeros(3, 5, dtype=torch.int64)).shape == (3, 8)

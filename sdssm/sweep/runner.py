@@ -159,7 +159,7 @@ def run_sweep(spec: Any, options: RunOptions, console: Console | None = None) ->
             param_space={"trial": tune.grid_search(
                 [trial_params(c, resources, checkpoints.get(c.key), options) for c in todo])},
             tune_config=tune.TuneConfig(
-                max_concurrent_trials=spec.max_concurrent, scheduler=scheduler, reuse_actors=False,
+                max_concurrent_trials=spec.max_concurrent, scheduler=scheduler, reuse_actors=True,
                 trial_dirname_creator=lambda trial: trial.config["trial"]["key"],
                 trial_name_creator=lambda trial: trial.config["trial"]["key"]),
             run_config=tune.RunConfig(

@@ -17,6 +17,7 @@ from typing import Any
 from rich.console import Console
 
 from sdssm.config import TrialConfig
+from sdssm.sweep.spec import SweepSpec
 from sdssm.sweep.store import DONE_STATUSES, Store
 
 DEFAULT_STORAGE = "results/ray"
@@ -47,7 +48,7 @@ class RunSummary:
     interrupted: bool = False
 
 
-def plan(spec: Any, store: Store) -> tuple[list[TrialConfig], dict[str, str]]:
+def plan(spec: SweepSpec, store: Store) -> tuple[list[TrialConfig], dict[str, str]]:
     """Register the sweep and return (trials still to run, recorded checkpoint per key)."""
     configs = list(spec.trials)
     store.register_sweep(spec.name, configs, description=spec.description,
@@ -58,13 +59,13 @@ def plan(spec: Any, store: Store) -> tuple[list[TrialConfig], dict[str, str]]:
     return todo, store.checkpoint_paths([c.key for c in todo])
 
 
-def trial_resources(spec: Any, cpu_only: bool) -> dict[str, float]:
+def trial_resources(spec: SweepSpec, cpu_only: bool) -> dict[str, float]:
     cpu = float(spec.resources.cpu)
     gpu = 0.0 if cpu_only else float(spec.resources.gpu)
     return {"cpu": cpu, "gpu": gpu} if gpu else {"cpu": cpu}
 
 
-def check_cluster(resources: dict[str, float], spec: Any, cpu_only: bool) -> dict[str, float]:
+def check_cluster(resources: dict[str, float], spec: SweepSpec) -> dict[str, float]:
     """Fail fast, before any trial starts, when the cluster can never place one trial."""
     import ray
 
@@ -112,10 +113,18 @@ def connect(options: RunOptions, console: Console) -> None:
     gpus = ray.cluster_resources().get("GPU", 0)
     console.print(f"[bold]{where}[/]: {cpus:g} CPU(s), {gpus:g} GPU(s)")
     if getattr(context, "dashboard_url", None):
-        console.print(f"Ray dashboard: http://{context.dashboard_url}")
+        console.print(f"Ray dashboard: http://{context.dashboard_url}{_dashboard_token_hint()}")
 
 
-def run_sweep(spec: Any, options: RunOptions, console: Console | None = None) -> RunSummary:
+def _dashboard_token_hint() -> str:
+    """New Ray clusters require a token (Ray's token auth); the dashboard asks for it in the browser."""
+    token = Path(os.environ.get("RAY_AUTH_TOKEN_PATH", Path.home() / ".ray" / "auth_token"))
+    if os.environ.get("RAY_AUTH_MODE", "token") == "token" and token.exists():
+        return f" (it asks for the token in {token})"
+    return ""
+
+
+def run_sweep(spec: SweepSpec, options: RunOptions, console: Console | None = None) -> RunSummary:
     """Run every unfinished trial of `spec`; results stream into the store at options.db_url."""
     import ray
     from ray import tune
@@ -141,7 +150,7 @@ def run_sweep(spec: Any, options: RunOptions, console: Console | None = None) ->
     if we_started_ray:
         connect(options, console)
     try:
-        available = check_cluster(resources, spec, options.cpu_only)
+        available = check_cluster(resources, spec)
         per_trial = max(resources["cpu"], 1e-9)
         concurrency = int(available.get("CPU", 1) // per_trial) or 1
         if spec.max_concurrent:
@@ -185,19 +194,18 @@ def run_sweep(spec: Any, options: RunOptions, console: Console | None = None) ->
             ray.shutdown()
 
 
-def _scheduler(spec: Any) -> Any:
-    if getattr(spec, "scheduler", "none") != "asha":
+def _scheduler(spec: SweepSpec) -> Any:
+    """ASHA compares trials on their periodic evaluations (time unit: one evaluation)."""
+    if spec.scheduler != "asha":
         return None
     from ray.tune.schedulers import ASHAScheduler
 
-    asha = getattr(spec, "asha", None)
     return ASHAScheduler(metric="beyond_accuracy", mode="max", time_attr="training_iteration",
-                         grace_period=getattr(asha, "grace_period", 4) if asha else 4,
-                         reduction_factor=getattr(asha, "reduction_factor", 3) if asha else 3,
+                         grace_period=spec.asha.grace_period, reduction_factor=spec.asha.reduction_factor,
                          max_t=10**9)
 
 
-def _counts(store: Store, spec: Any) -> dict[str, int]:
+def _counts(store: Store, spec: SweepSpec) -> dict[str, int]:
     statuses = store.statuses([c.key for c in spec.trials])
     counts: dict[str, int] = {}
     for status in statuses.values():

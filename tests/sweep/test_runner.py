@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import pytest
-import ray
 from rich.console import Console
 
 from sdssm.config import TrialConfig
@@ -186,21 +185,34 @@ def test_reader_sees_consistent_data_while_a_sweep_writes(tmp_path: Path) -> Non
 
 
 def test_two_node_cluster_runs_a_sweep_to_completion(tmp_path: Path) -> None:
+    """`sdssm-sweep run --address` on a real two-node cluster (one CPU per node)."""
     from ray.cluster_utils import Cluster
 
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
     cluster.add_node(num_cpus=1)
     try:
-        ray.init(address=cluster.address, log_to_driver=False)
-        assert len([n for n in ray.nodes() if n["Alive"]]) == 2
-        spec = load_spec(write_spec(tmp_path, seeds=[0, 1], train={"max_steps": 200}))
-        options = RunOptions(db_url=str(tmp_path / "results.db"), storage_path=str(tmp_path / "ray"),
-                             address=cluster.address)
-        run_sweep(spec, options, Console(quiet=True))
+        cluster.wait_for_nodes()
+        spec = write_spec(tmp_path, seeds=[0, 1], train={"max_steps": 200})
+        result = cli("run", str(spec), "--db", str(tmp_path / "results.db"), "--storage",
+                     str(tmp_path / "ray"), "--address", cluster.address, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr + result.stdout
+        assert f"Ray cluster at {cluster.address}: 2 CPU(s)" in result.stdout
         store = _store(tmp_path)
         _check_complete(store, "tiny", list(range(20, 201, 20)))
         nodes = {t.node for t in store.trials(["tiny"])}
         assert len(nodes) == 2, nodes  # one CPU per node: the two trials ran on different nodes
     finally:
-        ray.shutdown()
         cluster.shutdown()
+
+
+def test_asha_stops_weak_trials_and_the_sweep_completes(tmp_path: Path) -> None:
+    spec = load_spec(write_spec(tmp_path, seeds=[0, 1, 2, 3], scheduler="asha",
+                                asha={"grace_period": 1, "reduction_factor": 2},
+                                train={"max_steps": 200, "lr": 1.0e-2}))
+    options = RunOptions(db_url=str(tmp_path / "results.db"), storage_path=str(tmp_path / "ray"), num_cpus=2,
+                         dashboard=False)
+    run_sweep(spec, options, Console(quiet=True))
+    trials = _store(tmp_path).trials(["tiny"])
+    statuses = [t.status for t in trials]
+    assert set(statuses) <= DONE_STATUSES and "stopped" in statuses, statuses
+    assert any(s != "stopped" for s in statuses)  # the best trial ran to its end

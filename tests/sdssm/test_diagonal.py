@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -14,15 +13,6 @@ from sdssm.models.diagonal import DiagonalSSM
 from tests.sdssm.fitting import fit_briefly
 
 VARIANTS = list(itertools.product([True, False], ["linear", "mlp"], [True, False]))  # use_b, readout, query
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny tensors: a second intra-op thread only adds contention on a shared machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def make(use_b: bool = True, readout: str = "linear", query_token: bool = True, alphabet_size: int = 3,

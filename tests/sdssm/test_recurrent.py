@@ -4,7 +4,6 @@ and both train."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -16,15 +15,6 @@ from tests.sdssm.fitting import fit_briefly
 
 FAMILIES = [ElmanRNN, LSTMModel]
 VARIANTS = list(itertools.product(FAMILIES, ["linear", "mlp"], [True, False]))  # family, readout, query
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny tensors: a second intra-op thread only adds contention on a shared machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def make(family: type[SequenceModel], readout: str = "linear", query_token: bool = True,

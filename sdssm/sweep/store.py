@@ -276,7 +276,8 @@ class Store:
             sweep.description, sweep.spec_path, sweep.spec_text, sweep.updated_at = (
                 description, spec_path, spec_text, stamp)
             session.flush()
-            existing = set(session.scalars(select(Trial.key).where(Trial.key.in_([c.key for c in configs]))))
+            existing = {key for chunk in _chunks([c.key for c in configs])
+                        for key in session.scalars(select(Trial.key).where(Trial.key.in_(chunk)))}
             members = set(session.scalars(select(SweepTrial.trial_key).where(SweepTrial.sweep_id == sweep.id)))
             for config in configs:
                 if config.key not in existing:
@@ -361,22 +362,22 @@ class Store:
     def reset_interrupted(self, keys: Iterable[str]) -> None:
         """Trials left 'running' by a driver that died go back to pending before a rerun."""
         with self.session() as session:
-            for trial in session.scalars(select(Trial).where(Trial.key.in_(list(keys)),
-                                                             Trial.status == RUNNING)):
-                trial.status = PENDING
+            for chunk in _chunks(keys):
+                for trial in session.scalars(select(Trial).where(Trial.key.in_(chunk), Trial.status == RUNNING)):
+                    trial.status = PENDING
 
     # --- reads ------------------------------------------------------------------------------
     def statuses(self, keys: Iterable[str] | None = None) -> dict[str, str]:
         with self.session() as session:
-            query = select(Trial.key, Trial.status)
-            if keys is not None:
-                query = query.where(Trial.key.in_(list(keys)))
-            return {key: status for key, status in session.execute(query)}
+            if keys is None:
+                return {key: status for key, status in session.execute(select(Trial.key, Trial.status))}
+            return {key: status for chunk in _chunks(keys)
+                    for key, status in session.execute(select(Trial.key, Trial.status).where(Trial.key.in_(chunk)))}
 
     def checkpoint_paths(self, keys: Iterable[str]) -> dict[str, str]:
         with self.session() as session:
-            rows = session.execute(select(Trial.key, Trial.checkpoint_path).where(Trial.key.in_(list(keys))))
-            return {key: path for key, path in rows if path}
+            return {key: path for chunk in _chunks(keys) for key, path in session.execute(
+                select(Trial.key, Trial.checkpoint_path).where(Trial.key.in_(chunk))) if path}
 
     def sweep_names(self) -> list[str]:
         with self.session() as session:
@@ -431,6 +432,14 @@ _METRIC_COLUMNS = ("step", "loss", "train_accuracy", "in_range_accuracy", "beyon
 def _member_keys(sweeps: Sequence[str]) -> Any:
     return select(SweepTrial.trial_key).join(Sweep, SweepTrial.sweep_id == Sweep.id).where(
         Sweep.name.in_(list(sweeps)))
+
+
+def _chunks(keys: Iterable[str], size: int = 10_000) -> Iterator[list[str]]:
+    """Keys in slices that stay under SQLite's bound-parameter limit (32,766) in an IN (...) clause;
+    a sweep may have up to 100,000 trials."""
+    keys = list(keys)
+    for start in range(0, len(keys), size):
+        yield keys[start:start + size]
 
 
 def _finite(value: float | None) -> float | None:

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from sdssm.models.diagonal import DiagonalSSM
-from tests.sdssm.fitting import fit_briefly
+from tests.sdssm.checks import assert_prefix_logits_match_forward, fit_briefly
 
 VARIANTS = list(itertools.product([True, False], ["linear", "mlp"], [True, False]))  # use_b, readout, query
 
@@ -94,11 +94,7 @@ def test_without_b_constant_input_stays_on_the_unit_circle() -> None:
 @pytest.mark.parametrize("use_b, readout, query_token", VARIANTS)
 def test_prefix_logits_equal_forward_on_each_prefix(use_b: bool, readout: str, query_token: bool) -> None:
     model = make(use_b, readout, query_token).double()
-    x = tokens_for(model, batch=3, length=12)
-    prefix = model.prefix_logits(x)
-    assert prefix.shape == (3, 12, model.num_classes)
-    for t in range(1, 13):
-        torch.testing.assert_close(prefix[:, t - 1], model(x[:, :t]), rtol=1e-10, atol=1e-10)
+    assert_prefix_logits_match_forward(model, tokens_for(model, batch=3, length=12))
 
 
 @pytest.mark.parametrize("use_b", [True, False])

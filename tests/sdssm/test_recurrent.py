@@ -11,7 +11,7 @@ from torch import nn
 
 from sdssm.models.base import SequenceModel
 from sdssm.models.recurrent import ElmanRNN, LSTMModel
-from tests.sdssm.fitting import fit_briefly
+from tests.sdssm.checks import assert_prefix_logits_match_forward, fit_briefly
 
 FAMILIES = [ElmanRNN, LSTMModel]
 VARIANTS = list(itertools.product(FAMILIES, ["linear", "mlp"], [True, False]))  # family, readout, query
@@ -67,11 +67,7 @@ def test_scan_shapes_and_matches_torch_cells(family: type[SequenceModel]) -> Non
 def test_prefix_logits_equal_forward_on_each_prefix(family: type[SequenceModel], readout: str,
                                                     query_token: bool) -> None:
     model = make(family, readout, query_token).double()
-    x = tokens_for(model, batch=3, length=12)
-    prefix = model.prefix_logits(x)
-    assert prefix.shape == (3, 12, model.num_classes)
-    for t in range(1, 13):
-        torch.testing.assert_close(prefix[:, t - 1], model(x[:, :t]), rtol=1e-10, atol=1e-10)
+    assert_prefix_logits_match_forward(model, tokens_for(model, batch=3, length=12))
 
 
 @pytest.mark.parametrize("family", FAMILIES)

@@ -1,4 +1,4 @@
-"""A tiny training loop shared by the model tests: does a model learn a trivially learnable target?"""
+"""Checks shared by the model tests: every prefix from one scan, and a tiny training loop."""
 
 from __future__ import annotations
 
@@ -24,3 +24,12 @@ def fit_briefly(model: SequenceModel, target: Callable[[torch.Tensor], torch.Ten
         optimizer.step()
         losses.append(loss.item())
     return sum(losses[:10]) / 10, sum(losses[-10:]) / 10
+
+
+def assert_prefix_logits_match_forward(model: SequenceModel, tokens: torch.Tensor) -> None:
+    """prefix_logits (one scan, query step per prefix) equals forward() run on each prefix separately."""
+    batch, length = tokens.shape
+    prefix = model.prefix_logits(tokens)
+    assert prefix.shape == (batch, length, model.num_classes)
+    for t in range(1, length + 1):
+        torch.testing.assert_close(prefix[:, t - 1], model(tokens[:, :t]), rtol=1e-10, atol=1e-10)

@@ -105,15 +105,9 @@ class Workspace:
 WORKSPACE = Workspace()
 
 
-def check_inputs(a_hat: torch.Tensor, b_tab: torch.Tensor, tokens: torch.Tensor, vocab: int | None = None
-                 ) -> None:
-    """Shapes, dtype and token range [0, vocab) (default V): an out-of-range token would silently read
-    another sample's row."""
-    vocab = a_hat.shape[0] if vocab is None else vocab
-    if a_hat.dim() != 3 or a_hat.shape[1] != a_hat.shape[2]:
-        raise ValueError(f"a_hat must be [V, N, N], got {tuple(a_hat.shape)}")
-    if b_tab.shape != a_hat.shape[:2]:
-        raise ValueError(f"b_tab must be [V, N] = {tuple(a_hat.shape[:2])}, got {tuple(b_tab.shape)}")
+def check_tokens(tokens: torch.Tensor, vocab: int) -> None:
+    """int64 [B, L] with values in [0, vocab): an out-of-range token would silently read another
+    sample's row."""
     if tokens.dim() != 2 or tokens.dtype != torch.int64:
         raise ValueError(f"tokens must be int64 [B, L], got {tokens.dtype} {tuple(tokens.shape)}")
     if tokens.numel():
@@ -122,10 +116,26 @@ def check_inputs(a_hat: torch.Tensor, b_tab: torch.Tensor, tokens: torch.Tensor,
             raise ValueError(f"tokens must lie in [0, {vocab}), got [{int(low)}, {int(high)}]")
 
 
+def check_inputs(a_hat: torch.Tensor, b_tab: torch.Tensor, tokens: torch.Tensor) -> None:
+    """Shapes, dtype, and tokens in [0, V)."""
+    if a_hat.dim() != 3 or a_hat.shape[1] != a_hat.shape[2]:
+        raise ValueError(f"a_hat must be [V, N, N], got {tuple(a_hat.shape)}")
+    if b_tab.shape != a_hat.shape[:2]:
+        raise ValueError(f"b_tab must be [V, N] = {tuple(a_hat.shape[:2])}, got {tuple(b_tab.shape)}")
+    check_tokens(tokens, a_hat.shape[0])
+
+
+_ROW_OFFSETS: dict[tuple[int, int, torch.device], torch.Tensor] = {}
+
+
 def gather_rows(tokens: torch.Tensor, vocab: int) -> torch.Tensor:
     """rows[t, b] = b * V + u_t[b], time-major [L, B]: the row of Y (seen as [B*V, N]) that step t keeps."""
-    batch = tokens.shape[0]
-    return (tokens + torch.arange(batch, device=tokens.device).unsqueeze(1) * vocab).t().contiguous()
+    key = (tokens.shape[0], vocab, tokens.device)
+    offsets = _ROW_OFFSETS.get(key)
+    if offsets is None:  # b * V, cached: the same few (batch, vocabulary) pairs recur every step
+        with torch.inference_mode(False):
+            offsets = _ROW_OFFSETS[key] = torch.arange(key[0], device=tokens.device) * vocab
+    return (tokens.t() + offsets).contiguous()
 
 
 def forward_weight(a_hat: torch.Tensor) -> torch.Tensor:
@@ -136,8 +146,9 @@ def forward_weight(a_hat: torch.Tensor) -> torch.Tensor:
 
 def advance(w_fwd: torch.Tensor, b_cat: torch.Tensor, rows: Sequence[torch.Tensor], states: torch.Tensor,
             first: int, y: torch.Tensor) -> None:
-    """Steps first+1 .. first+T in place: states [T+1, B, N] holds h_first in slab 0 and gets h_{first+j}
-    in slab j. Per step Y = b_cat + h @ w_fwd (b_cat = [b_0 | ... | b_{V-1}]) and one row gather."""
+    """Steps first+1 .. first+T in place: states [T+1, B, N] holds h_first in slab 0 (first = -1: the
+    initial state) and gets h_{first+j} in slab j. Per step Y = b_cat + h @ w_fwd (b_cat = [b_0 | ... |
+    b_{V-1}]) and one row gather."""
     slabs = states.unbind(0)
     y_rows = y.view(-1, states.shape[2])
     for j in range(1, len(slabs)):
@@ -145,16 +156,22 @@ def advance(w_fwd: torch.Tensor, b_cat: torch.Tensor, rows: Sequence[torch.Tenso
         torch.index_select(y_rows, 0, rows[first + j], out=slabs[j])
 
 
-def scan_forward(a_hat: torch.Tensor, b_tab: torch.Tensor, tokens: torch.Tensor, rows: torch.Tensor
-                 ) -> torch.Tensor:
-    """States [L+1, B, N], time-major: slab t+1 is h_t, slab 0 is h_{-1} = 0 (a WORKSPACE buffer)."""
+def scan_forward(a_hat: torch.Tensor, b_tab: torch.Tensor, tokens: torch.Tensor, rows: torch.Tensor,
+                 initial: torch.Tensor | None = None) -> torch.Tensor:
+    """States [L+1, B, N], time-major: slab t+1 is h_t, slab 0 is h_{-1} (`initial`, or zero when None;
+    a WORKSPACE buffer)."""
     length, batch = rows.shape
     vocab, n, _ = a_hat.shape
     states = WORKSPACE.take((length + 1, batch, n), a_hat)
-    states[0].zero_()
-    torch.index_select(b_tab, 0, tokens[:, 0], out=states[1])  # h_0 = b[u_0]
     y = WORKSPACE.scratch("forward_y", (batch, vocab * n), a_hat)
-    advance(forward_weight(a_hat), b_tab.reshape(-1), rows.unbind(0), states[1:], 0, y)
+    w_fwd, b_cat, row_list = forward_weight(a_hat), b_tab.reshape(-1), rows.unbind(0)
+    if initial is None:  # h_0 = Â[u_0] 0 + b[u_0]: a gather, no product
+        states[0].zero_()
+        torch.index_select(b_tab, 0, tokens[:, 0], out=states[1])
+        advance(w_fwd, b_cat, row_list, states[1:], 0, y)
+    else:
+        states[0].copy_(initial)
+        advance(w_fwd, b_cat, row_list, states, -1, y)
     return states
 
 
@@ -183,10 +200,11 @@ def iter_states(a_hat: torch.Tensor, b_tab: torch.Tensor, tokens: torch.Tensor, 
 
 
 def scan_backward(a_hat: torch.Tensor, tokens: torch.Tensor, rows: torch.Tensor, states: torch.Tensor,
-                  grad: torch.Tensor, last_only: bool, grad_a: torch.Tensor, grad_b: torch.Tensor) -> None:
+                  grad: torch.Tensor, last_only: bool, grad_a: torch.Tensor, grad_b: torch.Tensor,
+                  grad_initial: torch.Tensor | None = None) -> None:
     """Accumulate dÂ [V, N, N] into grad_a and db [V, N] into grad_b, from the states [L+1, B, N] of
     `scan_forward` and the upstream gradient: dLoss/dH as [B, L, N], or with `last_only` dLoss/dh_{L-1}
-    as [B, N]."""
+    as [B, N]. With `grad_initial` [B, N], also write dLoss/dh_{-1} = Â[u_0]^T g_0 there."""
     length, batch = rows.shape
     vocab, n, _ = a_hat.shape
     g = WORKSPACE.scratch("backward_g", (length, batch, n), a_hat)  # g[t] = dLoss/dh_t, time-major
@@ -206,8 +224,12 @@ def scan_backward(a_hat: torch.Tensor, tokens: torch.Tensor, rows: torch.Tensor,
         else:
             torch.index_select(z_rows, 0, row_list[t], out=step)
             g_slabs[t - 1].add_(step)
+    if grad_initial is not None:
+        torch.mm(g_slabs[0], w_back, out=z)
+        torch.index_select(z_rows, 0, row_list[0], out=grad_initial)
 
-    # Gather every position (t, b) by token u_t[b]; then per token one GEMM and one column sum.
+    # Gather every position (t, b) by token u_t[b]; then per token one GEMM and one column sum (sums in a
+    # fixed order: index_add_ would use atomics on CUDA and break bit-identical restores there).
     tokens_t = tokens.t().reshape(-1)
     order = torch.argsort(tokens_t)
     counts = torch.bincount(tokens_t, minlength=vocab).tolist()
@@ -225,24 +247,21 @@ def scan_backward(a_hat: torch.Tensor, tokens: torch.Tensor, rows: torch.Tensor,
 
 
 class DenseScan(torch.autograd.Function):
-    """Autograd node for the whole scan. Inputs: Â [V, N, N], b [V, N], tokens [B, L], last_only,
-    scan_vocab (string tokens use Â[:scan_vocab]), final (a token applied to every sample after the
-    string, or None). Output: all states [B, L, N], or with `last_only` the final state [B, N] only,
-    which spares the backward a mostly-zero [L, B, N] gradient.
+    """Autograd node for the whole scan. Inputs: Â [V, N, N], b [V, N], tokens [B, L], the initial state
+    h_{-1} [B, N] or None (zero), last_only. Output: all states [B, L, N], or with `last_only` the final
+    state [B, N] only, which spares the backward a mostly-zero [L, B, N] gradient.
     """
 
     @staticmethod
-    def forward(ctx: Any, a_hat: torch.Tensor, b_tab: torch.Tensor, tokens: torch.Tensor, last_only: bool,
-                scan_vocab: int, final: int | None) -> torch.Tensor:
-        rows = gather_rows(tokens, scan_vocab)
-        states = scan_forward(a_hat[:scan_vocab], b_tab[:scan_vocab], tokens, rows)
+    def forward(ctx: Any, a_hat: torch.Tensor, b_tab: torch.Tensor, tokens: torch.Tensor,
+                initial: torch.Tensor | None, last_only: bool) -> torch.Tensor:
+        rows = gather_rows(tokens, a_hat.shape[0])
+        states = scan_forward(a_hat, b_tab, tokens, rows, initial)
         ctx.save_for_backward(a_hat, tokens, rows, states)
-        ctx.last_only, ctx.scan_vocab, ctx.final = last_only, scan_vocab, final
+        ctx.last_only, ctx.has_initial = last_only, initial is not None
         # The states buffer goes back to the workspace when this node is freed (after backward, or with
         # the graph if backward never runs), never earlier: retain_graph stays safe.
         weakref.finalize(ctx, WORKSPACE.give, states)
-        if final is not None:  # h_final = Â_f h_{L-1} + b_f
-            return torch.addmm(b_tab[final], states[-1], a_hat[final].t())
         return _output(states, last_only)
 
     @staticmethod
@@ -251,15 +270,10 @@ class DenseScan(torch.autograd.Function):
         a_hat, tokens, rows, states = ctx.saved_tensors
         grad_a = torch.zeros_like(a_hat)
         grad_b = a_hat.new_zeros(a_hat.shape[:2])
-        grad = grad_out
-        if ctx.final is not None:  # the final step: dÂ_f = g h_{L-1}^T, db_f = g, g_{L-1} = Â_f^T g
-            grad_a[ctx.final].addmm_(grad_out.t(), states[-1])
-            torch.sum(grad_out, dim=0, out=grad_b[ctx.final])
-            grad = grad_out @ a_hat[ctx.final]
-        v = ctx.scan_vocab
-        scan_backward(a_hat[:v], tokens, rows, states, grad, ctx.last_only, grad_a[:v], grad_b[:v])
+        grad_initial = torch.empty_like(states[0]) if ctx.needs_input_grad[3] else None
+        scan_backward(a_hat, tokens, rows, states, grad_out, ctx.last_only, grad_a, grad_b, grad_initial)
         return (grad_a if ctx.needs_input_grad[0] else None,
-                grad_b if ctx.needs_input_grad[1] else None, None, None, None, None)
+                grad_b if ctx.needs_input_grad[1] else None, None, grad_initial, None)
 
 
 def _output(states: torch.Tensor, last_only: bool) -> torch.Tensor:
@@ -270,30 +284,26 @@ def _output(states: torch.Tensor, last_only: bool) -> torch.Tensor:
 
 
 def dense_scan(a_hat: torch.Tensor, b_tab: torch.Tensor, tokens: torch.Tensor, last_only: bool = False,
-               scan_vocab: int | None = None, final: int | None = None) -> torch.Tensor:
-    """h_t = Â[u_t] h_{t-1} + b[u_t], h_{-1} = 0, for tokens [B, L] with values in [0, scan_vocab).
+               initial: torch.Tensor | None = None) -> torch.Tensor:
+    """h_t = Â[u_t] h_{t-1} + b[u_t] for tokens [B, L] with values in [0, V), from h_{-1} = `initial`
+    [B, N] (zero when None).
 
     Returns states [B, L, N], or the last state [B, N] when `last_only` (L must then be >= 1).
-    `scan_vocab` (default V): the string uses only the first scan_vocab tokens, so each step multiplies
-    by those matrices only. `final` (needs `last_only`): one more step with this token for every sample
-    (the query token), returned instead of h_{L-1}.
-    Differentiable in `a_hat` and `b_tab` through `DenseScan`; when no gradient is needed (e.g. under
-    torch.no_grad()) the loop runs without autograd bookkeeping.
+    Differentiable in `a_hat`, `b_tab` and `initial` through `DenseScan`; when no gradient is needed
+    (e.g. under torch.no_grad()) the loop runs without autograd bookkeeping.
     """
-    vocab = a_hat.shape[0] if scan_vocab is None else scan_vocab
-    check_inputs(a_hat, b_tab, tokens, vocab)
-    if final is not None and not (last_only and 0 <= final < a_hat.shape[0]):
-        raise ValueError(f"final must be a token in [0, {a_hat.shape[0]}) and needs last_only, got {final}")
+    check_inputs(a_hat, b_tab, tokens)
+    if initial is not None and initial.shape != (tokens.shape[0], a_hat.shape[1]):
+        raise ValueError(f"initial must be [B, N] = {(tokens.shape[0], a_hat.shape[1])}, "
+                         f"got {tuple(initial.shape)}")
     if last_only and tokens.shape[1] == 0:
         raise ValueError("last_only needs at least one token")
     if tokens.shape[1] == 0:
         return a_hat.new_zeros(tokens.shape[0], 0, a_hat.shape[1])
-    if torch.is_grad_enabled() and (a_hat.requires_grad or b_tab.requires_grad):
-        return DenseScan.apply(a_hat, b_tab, tokens, last_only, vocab, final)
-    states = scan_forward(a_hat[:vocab], b_tab[:vocab], tokens, gather_rows(tokens, vocab))
-    if final is not None:
-        out = torch.addmm(b_tab[final], states[-1], a_hat[final].t())
-    else:
-        out = _output(states, last_only)
+    needs_grad = a_hat.requires_grad or b_tab.requires_grad or (initial is not None and initial.requires_grad)
+    if torch.is_grad_enabled() and needs_grad:
+        return DenseScan.apply(a_hat, b_tab, tokens, initial, last_only)
+    states = scan_forward(a_hat, b_tab, tokens, gather_rows(tokens, a_hat.shape[0]), initial)
+    out = _output(states, last_only)
     WORKSPACE.give(states)
     return out

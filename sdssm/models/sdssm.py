@@ -6,93 +6,113 @@ Per token u_t (one-hot over the vocabulary V = alphabet [+ query token]):
   h_t    = A(u_t) h_{t-1} + B u_t,   h_{-1} = 0
   y      = C LayerNorm(h_t) + c                      (or an MLP head), read at the last position
 
-A(u) depends on the token alone, so one forward pass needs only the V matrices Â_v = A(e_v): they are
-built once per pass (`TransitionMatrices`, one autograd node) and the recurrence then runs through
-`dense_scan` (dense_scan.py), which has a hand-written backward. Training reads one output per string:
-the scan multiplies by the alphabet's matrices only and applies the query token as a final step.
-Evaluation reads every prefix from one scan (`prefix_logits`). `ReferenceSDSSM` (sdssm_reference.py) is
-the same model computed per sample and per step straight from the equations; the parameter names match,
-so a state dict moves between the two, and tests hold the two together in float64.
+A(u) depends on the token alone, so one forward pass needs only the V matrices Â_v = A(e_v), built once
+per pass (transitions.py); the recurrence then runs through `dense_scan` (dense_scan.py), a loop of one
+GEMM and one gather per step with a hand-written backward.
+  - Training (`forward`) reads one output per string. `LastState` is one autograd node from the raw
+    parameters to the state after the query step: transitions, the scan over the alphabet's matrices
+    (in pairs of tokens over a binary alphabet, pair_scan.py) and the query step, forward and backward
+    by hand. At these sizes a step costs about as much in per-call and per-node overhead as in
+    arithmetic, which is why the pieces are fused rather than chained through autograd.
+  - Evaluation (`prefix_logits`) reads every prefix from one scan.
+`ReferenceSDSSM` (sdssm_reference.py) is the same model computed per sample and per step straight from
+the equations; the parameter names match, so a state dict moves between the two, and tests hold the two
+together in float64.
 
 Parameters: `select` (nn.Linear(V, k): W and b), `A` [k, N, N] (the dictionary), `B` [V, N] (row v is
 B e_v, i.e. the transposed weight of a bias-free Linear(V, N)), `norm` (LayerNorm(N)), `head` (readout).
 """
-
 from __future__ import annotations
 
 import math
+import weakref
 from typing import Any
 
 import torch
 from torch import nn
 
 from sdssm.models.base import SequenceModel
-from sdssm.models.dense_scan import check_inputs, dense_scan, iter_states
+from sdssm.models.dense_scan import (WORKSPACE, check_inputs, check_tokens, dense_scan, gather_rows, iter_states,
+                                     scan_backward, scan_forward)
+from sdssm.models.pair_scan import pair_ids, pair_tables_backward, pair_tables_forward, pairs_pay_off
 from sdssm.models.readout import make_readout
-
-# The original divides by the column norm with no epsilon. A column of exact zeros would give 0/0, so the
-# norm is clamped from below at this value; it never binds for any column with a nonzero entry that
-# matters (a norm of 1e-30 is far below anything a trained or initialised dictionary produces).
-NORM_FLOOR = 1e-30
+from sdssm.models.transitions import transition_matrices, transitions_backward, transitions_forward
 
 # Evaluation produces states in chunks of about this many floats (256K = 1 MiB in float32: one L2 cache).
 EVAL_CHUNK_ELEMENTS = 1 << 18
 
 
-def _lp_pow(x: torch.Tensor, q: float) -> torch.Tensor:
-    """|x|^q elementwise for q >= 0, with 0^q = 0 for q > 0. exp(q log|x|) is several times faster than
-    pow with a fractional exponent on CPU (log 0 = -inf gives exp(-inf) = 0, no special case needed)."""
-    if q == 0.0:
-        return torch.ones_like(x)
-    if q == 1.0:
-        return x.abs()
-    if q == 2.0:
-        return x * x
-    return torch.exp(torch.log(x.abs()) * q)
+class LastState(torch.autograd.Function):
+    """The state after the string and the query step, from the raw parameters, as one autograd node.
 
-
-class TransitionMatrices(torch.autograd.Function):
-    """Â = colnorm_p(softmax(W^T + b) @ A): the normalised transition of every token, as one autograd node.
-
-    Inputs: W [k, V] (select.weight), b [k], the dictionary A [k, N, N], p. Output Â [V, N, N].
-    Backward, with S = softmax(W^T + b) [V, k], M = S A, n_j = ||M_:j||_p, Y = M / n:
-      column normalisation  dM_ij = (G_ij - c_j sign(Y_ij) |Y_ij|^(p-1)) / n_j,   c_j = sum_i G_ij Y_ij
-                            (c_j = 0 where the floor binds: there the clamp passes no gradient to n)
-      mixture               dA = S^T dM,   dS = dM A^T
-      softmax               dlogits = S * (dS - sum_k S dS),   dW = dlogits^T,   db = sum_v dlogits
+    Inputs: select.weight W [k, V], select.bias [k], the dictionary A [k, N, N], B [V, N], tokens [B, L]
+    (values in [0, scan_vocab)), p, scan_vocab, query (the query token's id, or None for no query step),
+    in_pairs (scan two tokens at a time; ignored below 2 tokens). Output h [B, N]: h_{L-1}, or Â_q h_{L-1} + b_q with a query.
+    Forward and backward chain transitions.py, pair_scan.py and dense_scan.py by hand.
     """
 
     @staticmethod
     def forward(ctx: Any, weight: torch.Tensor, bias: torch.Tensor, dictionary: torch.Tensor,
-                p: float) -> torch.Tensor:
-        k, n = dictionary.shape[0], dictionary.shape[1]
-        selection = torch.softmax(weight.t() + bias, dim=-1)  # row v: softmax(W e_v + b)
-        mixed = (selection @ dictionary.reshape(k, n * n)).view(-1, n, n)
-        norms = _lp_pow(mixed, p).sum(dim=-2, keepdim=True).pow(1.0 / p)  # [V, 1, N]: one per column
-        clamped = norms.clamp_min(NORM_FLOOR)
-        out = mixed / clamped
-        ctx.save_for_backward(selection, dictionary, out, clamped, norms >= NORM_FLOOR)
-        ctx.p = p
+                b_in: torch.Tensor, tokens: torch.Tensor, p: float, scan_vocab: int, query: int | None,
+                in_pairs: bool) -> torch.Tensor:
+        a_hat, transition_saved = transitions_forward(weight, bias, dictionary, p)
+        a_scan, b_scan = a_hat[:scan_vocab], b_in[:scan_vocab]
+        length = tokens.shape[1]
+        in_pairs = in_pairs and length >= 2
+        pair_saved: tuple[torch.Tensor, ...] = ()
+        states = None
+        if length == 0:
+            last = a_hat.new_zeros(tokens.shape[0], a_hat.shape[1])  # h_{-1}
+            scan_tokens = rows = tokens
+        else:
+            initial = None
+            scan_tokens, mats, biases = tokens, a_scan, b_scan
+            if in_pairs:
+                mats, biases, pair_saved = pair_tables_forward(a_scan, b_scan)
+                odd = length % 2
+                if odd:  # a lone first token: h_0 = b[u_0]
+                    initial = b_scan.index_select(0, tokens[:, 0])
+                scan_tokens = pair_ids(tokens[:, odd:], scan_vocab)
+                pair_saved = (*pair_saved, mats)
+            rows = gather_rows(scan_tokens, mats.shape[0])
+            states = scan_forward(mats, biases, scan_tokens, rows, initial)
+            # The states buffer goes back to the workspace when this node is freed, never earlier.
+            weakref.finalize(ctx, WORKSPACE.give, states)
+            last = states[-1]
+        out = torch.addmm(b_in[query], last, a_hat[query].t()) if query is not None else last.clone()
+        ctx.save_for_backward(a_hat, tokens, scan_tokens, rows, last, *transition_saved, *pair_saved)
+        ctx.states, ctx.n_transition_saved = states, len(transition_saved)
+        ctx.scan_vocab, ctx.query, ctx.in_pairs, ctx.b_shape = scan_vocab, query, in_pairs, b_in.shape
         return out
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        selection, dictionary, out, clamped, unclamped = ctx.saved_tensors
-        k, n = dictionary.shape[0], dictionary.shape[1]
-        c = (grad * out).sum(dim=-2, keepdim=True) * unclamped
-        d_mixed = (grad - c * torch.sign(out) * _lp_pow(out, ctx.p - 1.0)) / clamped
-        d_mixed = d_mixed.view(-1, n * n)
-        d_dictionary = (selection.t() @ d_mixed).view(k, n, n)
-        d_selection = d_mixed @ dictionary.reshape(k, n * n).t()
-        d_logits = selection * (d_selection - (selection * d_selection).sum(dim=-1, keepdim=True))
-        return d_logits.t(), d_logits.sum(dim=0), d_dictionary, None
-
-
-def transition_matrices(weight: torch.Tensor, bias: torch.Tensor, dictionary: torch.Tensor,
-                        p: float) -> torch.Tensor:
-    """Â [V, N, N] from select.weight [k, V], select.bias [k] and the dictionary [k, N, N]."""
-    return TransitionMatrices.apply(weight, bias, dictionary, p)
+        a_hat, tokens, scan_tokens, rows, last, *rest = ctx.saved_tensors
+        transition_saved, pair_saved = rest[:ctx.n_transition_saved], rest[ctx.n_transition_saved:]
+        v = ctx.scan_vocab
+        grad_a = torch.zeros_like(a_hat)
+        grad_b = a_hat.new_zeros(ctx.b_shape)
+        if ctx.query is not None:  # out = Â_q h + b_q: dÂ_q = g h^T, db_q = sum g, dh = Â_q^T g
+            grad_a[ctx.query].addmm_(grad.t(), last)
+            torch.sum(grad, dim=0, out=grad_b[ctx.query])
+            grad = grad @ a_hat[ctx.query]
+        if ctx.states is not None and not ctx.in_pairs:
+            scan_backward(a_hat[:v], scan_tokens, rows, ctx.states, grad, True, grad_a[:v], grad_b[:v])
+        elif ctx.states is not None:
+            *table_saved, mats = pair_saved
+            grad_mats, grad_biases = torch.zeros_like(mats), mats.new_zeros(mats.shape[:2])
+            odd = tokens.shape[1] % 2
+            grad_initial = torch.empty_like(last) if odd else None
+            scan_backward(mats, scan_tokens, rows, ctx.states, grad, True, grad_mats, grad_biases, grad_initial)
+            pair_tables_backward(tuple(table_saved), grad_mats, grad_biases, grad_a[:v], grad_b[:v])
+            if grad_initial is not None:
+                # h_0 = b[u_0]: db_v += the sum of grad_initial over the samples whose u_0 = v (as a GEMM
+                # with the one-hot tokens: a fixed summation order on every device, unlike index_add_).
+                first = torch.nn.functional.one_hot(tokens[:, 0], v).to(grad_initial.dtype)
+                grad_b[:v].addmm_(first.t(), grad_initial)
+        grad_weight, grad_bias, grad_dictionary = transitions_backward(tuple(transition_saved), grad_a)
+        return grad_weight, grad_bias, grad_dictionary, grad_b, None, None, None, None, None
 
 
 def init_sdssm_parameters(model: nn.Module, vocab_size: int, state_size: int) -> None:
@@ -145,16 +165,17 @@ class SDSSM(SequenceModel):
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """Logits [B, C] read after the last token (after the appended query token when enabled).
 
-        Strings hold alphabet symbols only (a query id inside a string is rejected): the scan stacks just
-        the alphabet's matrices, and the query token is one final step of the same autograd node.
+        Strings hold string symbols only (a query id inside a string is rejected): the scan multiplies by
+        those symbols' matrices alone, in pairs over a binary alphabet, all inside `LastState`.
         """
-        a_hat = self.transition_matrices()
-        if not self.query_token:
-            return self.readout(dense_scan(a_hat, self.B, tokens, last_only=True))
-        q = self.query_id
-        if tokens.shape[1] == 0:  # the empty string: only the query step, from h = 0
-            return self.readout(self.B[q].expand(tokens.shape[0], -1))
-        return self.readout(dense_scan(a_hat, self.B, tokens, last_only=True, scan_vocab=q, final=q))
+        scan_vocab = self.alphabet_size if self.query_token else self.vocab_size
+        if tokens.shape[1] == 0 and not self.query_token:
+            raise ValueError("an empty string has no output without a query token")
+        check_tokens(tokens, scan_vocab)
+        query = self.query_id if self.query_token else None
+        states = LastState.apply(self.select.weight, self.select.bias, self.A, self.B, tokens, self.p,
+                                 scan_vocab, query, pairs_pay_off(scan_vocab, tokens.shape[1]))
+        return self.readout(states)
 
     def prefix_logits(self, tokens: torch.Tensor) -> torch.Tensor:
         """Logits of every prefix [B, L, C] from one scan; the query step is one GEMM per chunk of prefixes.
@@ -165,10 +186,10 @@ class SDSSM(SequenceModel):
         a_hat = self.transition_matrices()
         batch, length = tokens.shape
         scan_vocab = self.alphabet_size if self.query_token else self.vocab_size
-        if torch.is_grad_enabled() and any(p.requires_grad for p in self.parameters()):
-            states = dense_scan(a_hat, self.B, tokens, scan_vocab=scan_vocab)
-            return self.readout(self._query_step(states, a_hat))
         a_scan, b_scan = a_hat[:scan_vocab], self.B[:scan_vocab]
+        if torch.is_grad_enabled() and any(p.requires_grad for p in self.parameters()):
+            states = dense_scan(a_scan, b_scan, tokens)
+            return self.readout(self._query_step(states, a_hat))
         check_inputs(a_scan, b_scan, tokens)
         logits = torch.empty(length, batch, self.num_classes, dtype=a_hat.dtype, device=a_hat.device)
         if length == 0:

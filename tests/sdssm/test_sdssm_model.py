@@ -10,7 +10,8 @@ import torch
 from sdssm.config import TrialConfig
 from sdssm.models import build_model
 from sdssm.models.dense_scan import DenseScan, dense_scan
-from sdssm.models.sdssm import SDSSM, TransitionMatrices, transition_matrices
+from sdssm.models.sdssm import SDSSM, LastState
+from sdssm.models.transitions import TransitionMatrices, transition_matrices
 from sdssm.models.sdssm_reference import ReferenceSDSSM
 
 ATOL = 1e-10
@@ -41,21 +42,26 @@ def grads(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {name: param.grad.clone() for name, param in model.named_parameters() if param.grad is not None}
 
 
-CASES = [  # (query token, readout, k, p, length)
-    (True, "linear", 8, 1.2, 30),
-    (True, "mlp", 3, 1.0, 30),
-    (False, "linear", 1, 1.4, 30),
-    (False, "mlp", 5, 2.0, 29),
-    (True, "linear", 2, 1.1, 1),
-    (False, "linear", 4, 1.3, 1),
+CASES = [  # (query token, readout, k, p, length, alphabet); a binary alphabet steps two tokens at a time
+    (True, "linear", 8, 1.2, 30, 3),
+    (True, "mlp", 3, 1.0, 30, 3),
+    (False, "linear", 1, 1.4, 30, 3),
+    (False, "mlp", 5, 2.0, 29, 3),
+    (True, "linear", 2, 1.1, 1, 3),
+    (False, "linear", 4, 1.3, 1, 3),
+    (True, "linear", 8, 1.2, 30, 2),
+    (True, "mlp", 3, 1.3, 29, 2),
+    (False, "linear", 4, 1.2, 31, 2),
+    (False, "mlp", 2, 1.5, 2, 2),
+    (True, "linear", 2, 1.1, 1, 2),
 ]
 
 
-@pytest.mark.parametrize("query, readout, k, p, length", CASES)
+@pytest.mark.parametrize("query, readout, k, p, length, alphabet", CASES)
 def test_forward_and_gradients_match_reference(query: bool, readout: str, k: int, p: float,
-                                               length: int) -> None:
-    fast, ref = make_pair(query=query, readout=readout, k=k, p=p)
-    tokens = random_tokens(8, length, 3)
+                                               length: int, alphabet: int) -> None:
+    fast, ref = make_pair(query=query, readout=readout, k=k, p=p, alphabet=alphabet)
+    tokens = random_tokens(8, length, alphabet)
     labels = torch.randint(0, 3, (8,), generator=torch.Generator().manual_seed(2))
     out_fast, out_ref = fast(tokens), ref(tokens)
     assert out_fast.shape == (8, 3)
@@ -124,16 +130,17 @@ def test_scan_all_states_and_step_match_reference() -> None:
             torch.testing.assert_close(fast.step(states, token), ref.step(states, token), atol=ATOL, rtol=0)
 
 
-@pytest.mark.parametrize("last_only, scan_vocab, final", [(False, 3, None), (True, 3, None), (True, 2, 2),
-                                                          (False, 2, None)])
-def test_dense_scan_gradcheck(last_only: bool, scan_vocab: int, final: int | None) -> None:
+@pytest.mark.parametrize("last_only, with_initial", [(False, False), (True, False), (False, True), (True, True)])
+def test_dense_scan_gradcheck(last_only: bool, with_initial: bool) -> None:
     gen = torch.Generator().manual_seed(4)
     a_hat = (0.5 * torch.randn(3, 4, 4, dtype=torch.float64, generator=gen)).requires_grad_()
     b_tab = torch.randn(3, 4, dtype=torch.float64, generator=gen).requires_grad_()
-    tokens = torch.randint(0, scan_vocab, (5, 6), generator=gen)
+    initial = torch.randn(5, 4, dtype=torch.float64, generator=gen).requires_grad_() if with_initial else None
+    tokens = torch.randint(0, 3, (5, 6), generator=gen)
     tokens[:, 2] = 1  # one step where the other tokens are absent
+    inputs = (a_hat, b_tab) + ((initial,) if with_initial else ())
     assert torch.autograd.gradcheck(
-        lambda a, b: DenseScan.apply(a, b, tokens, last_only, scan_vocab, final), (a_hat, b_tab))
+        lambda a, b, *h: DenseScan.apply(a, b, tokens, h[0] if h else None, last_only), inputs)
 
 
 def test_dense_scan_matches_explicit_loop() -> None:
@@ -142,19 +149,49 @@ def test_dense_scan_matches_explicit_loop() -> None:
     a_hat = torch.randn(4, 6, 6, dtype=torch.float64, generator=gen) / 3
     b_tab = torch.randn(4, 6, dtype=torch.float64, generator=gen)
     tokens = torch.randint(0, 4, (9, 12), generator=gen)
-    h = torch.zeros(9, 6, dtype=torch.float64)
-    expected = []
-    for t in range(12):
-        h = torch.einsum("bij,bj->bi", a_hat[tokens[:, t]], h) + b_tab[tokens[:, t]]
-        expected.append(h)
-    states = dense_scan(a_hat, b_tab, tokens)
-    torch.testing.assert_close(states, torch.stack(expected, dim=1), atol=ATOL, rtol=0)
-    torch.testing.assert_close(dense_scan(a_hat, b_tab, tokens, last_only=True), expected[-1], atol=ATOL, rtol=0)
-    # A final token applied to every sample after the string.
-    final = dense_scan(a_hat, b_tab, tokens, last_only=True, final=2)
-    torch.testing.assert_close(final, expected[-1] @ a_hat[2].t() + b_tab[2], atol=ATOL, rtol=0)
+    for initial in (None, torch.randn(9, 6, dtype=torch.float64, generator=gen)):
+        h = torch.zeros(9, 6, dtype=torch.float64) if initial is None else initial
+        expected = []
+        for t in range(12):
+            h = torch.einsum("bij,bj->bi", a_hat[tokens[:, t]], h) + b_tab[tokens[:, t]]
+            expected.append(h)
+        states = dense_scan(a_hat, b_tab, tokens, initial=initial)
+        torch.testing.assert_close(states, torch.stack(expected, dim=1), atol=ATOL, rtol=0)
+        last = dense_scan(a_hat, b_tab, tokens, last_only=True, initial=initial)
+        torch.testing.assert_close(last, expected[-1], atol=ATOL, rtol=0)
     with pytest.raises(ValueError, match="tokens must lie in"):
-        dense_scan(a_hat, b_tab, tokens, scan_vocab=3)  # tokens use all 4 matrices
+        dense_scan(a_hat[:3], b_tab[:3], tokens)  # tokens use all 4 matrices
+    with pytest.raises(ValueError, match="initial must be"):
+        dense_scan(a_hat, b_tab, tokens, initial=torch.zeros(9, 5, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("length, in_pairs, query", [(5, True, 2), (6, True, None), (5, False, 2), (1, True, 2),
+                                                    (0, False, 2)])
+def test_last_state_gradcheck(length: int, in_pairs: bool, query: int | None) -> None:
+    """The fused training node, every input at once: transitions, pair tables, scan and query step."""
+    gen = torch.Generator().manual_seed(9)
+    weight = torch.randn(3, 3, dtype=torch.float64, generator=gen).requires_grad_()  # k = 3, V = 3
+    bias = torch.randn(3, dtype=torch.float64, generator=gen).requires_grad_()
+    dictionary = torch.randn(3, 4, 4, dtype=torch.float64, generator=gen).requires_grad_()
+    b_in = torch.randn(3, 4, dtype=torch.float64, generator=gen).requires_grad_()
+    tokens = torch.randint(0, 2, (5, length), generator=gen)
+    assert torch.autograd.gradcheck(
+        lambda w, b, a, bi: LastState.apply(w, b, a, bi, tokens, 1.3, 2, query, in_pairs),
+        (weight, bias, dictionary, b_in))
+
+
+def test_pairs_and_single_steps_agree() -> None:
+    """Scanning in pairs is a reformulation: the same state and gradients as one token at a time."""
+    fast, _ = make_pair(alphabet=2, query=True, k=4, p=1.2)
+    tokens = random_tokens(8, 33, 2)
+    params = (fast.select.weight, fast.select.bias, fast.A, fast.B)
+    results = []
+    for in_pairs in (True, False):
+        out = LastState.apply(*params, tokens, fast.p, 2, 2, in_pairs)
+        results.append((out, torch.autograd.grad(out.square().sum(), params)))
+    torch.testing.assert_close(results[0][0], results[1][0], atol=ATOL, rtol=0)
+    for g_pairs, g_single in zip(results[0][1], results[1][1]):
+        torch.testing.assert_close(g_pairs, g_single, atol=ATOL, rtol=0)
 
 
 def test_inference_mode_then_training() -> None:

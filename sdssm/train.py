@@ -25,9 +25,11 @@ from torch.nn import functional as F
 import tasks
 from sdssm.config import TrialConfig
 from sdssm.models import SequenceModel, build_model
+from sdssm.optim import FlatAdam
 
 SOLVED, FINISHED, DIVERGED = "solved", "finished", "diverged"
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2  # 2: one flat Adam state (sdssm/optim.py); 1 (per-parameter Adam state) still loads
+READABLE_CHECKPOINT_FORMATS = (1, 2)
 
 # report(metrics, checkpoint): called after every periodic evaluation and once with the final result
 # (metrics["final"] is True). `checkpoint()` returns the trainer state to save, or the argument is None.
@@ -63,13 +65,21 @@ def resolve_device(requested: str) -> torch.device:
     return torch.device(requested)
 
 
-def make_optimizer(model: SequenceModel, config: TrialConfig, device: torch.device) -> torch.optim.Adam:
-    """Adam; the fused kernel where this torch has it for the device (CPU fused Adam since torch 2.4)."""
-    params = list(model.parameters())
-    try:
-        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, fused=True)
-    except (RuntimeError, TypeError):
-        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, foreach=True)
+def make_optimizer(model: SequenceModel, config: TrialConfig) -> FlatAdam:
+    """Adam with gradient clipping over the model's (flattened) parameters; see sdssm/optim.py."""
+    return FlatAdam(model, lr=config.lr, weight_decay=config.weight_decay, grad_clip=config.grad_clip)
+
+
+def optimisation_step(model: SequenceModel, optimizer: FlatAdam, tokens: torch.Tensor, labels: torch.Tensor
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cross-entropy on the output after each string, backward, clip, Adam. Returns (loss, logits),
+    detached: one training step as a trial runs it (the speed benchmark times exactly this)."""
+    logits = model(tokens)
+    loss = F.cross_entropy(logits, labels)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.detach(), logits.detach()
 
 
 class Trainer:
@@ -82,7 +92,7 @@ class Trainer:
         self.task = tasks.get(config.task, **config.task_params)
         torch.manual_seed(config.seed)  # model initialisation
         self.model = build_model(config, self.task.alphabet_size, self.task.num_classes).to(self.device)
-        self.optimizer = make_optimizer(self.model, config, self.device)
+        self.optimizer = make_optimizer(self.model, config)
         self.data_generator = torch.Generator().manual_seed(config.seed)
         self.step = 0
         self.elapsed_s = 0.0  # training wall time, carried across restores
@@ -108,16 +118,11 @@ class Trainer:
         batch = self.task.sample(config.batch_size, length, self.data_generator)
         tokens = batch.tokens.to(self.device, non_blocking=True)
         labels = batch.labels[:, -1].to(self.device, non_blocking=True)
-        logits = self.model(tokens)
-        loss = F.cross_entropy(logits, labels)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip, foreach=True)
-        self.optimizer.step()
+        loss, logits = optimisation_step(self.model, self.optimizer, tokens, labels)
         self.step += 1
         loss_value = float(loss.detach())
         self._window_loss += loss_value
-        self._window_correct += float((logits.detach().argmax(-1) == labels).float().mean())
+        self._window_correct += float((logits.argmax(-1) == labels).float().mean())
         self._window_steps += 1
         return loss_value
 
@@ -255,8 +260,8 @@ class Trainer:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if state.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"checkpoint format {state.get('format')!r} is not {CHECKPOINT_FORMAT}")
+        if state.get("format") not in READABLE_CHECKPOINT_FORMATS:
+            raise ValueError(f"checkpoint format {state.get('format')!r} is not one of {READABLE_CHECKPOINT_FORMATS}")
         if state.get("trial_key") != self.config.key:
             raise ValueError(f"checkpoint belongs to trial {state.get('trial_key')}, not {self.config.key}")
         self.model.load_state_dict(state["model"])

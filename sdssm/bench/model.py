@@ -1,8 +1,9 @@
 """Speed of the fast SD-SSM against the per-step reference, in the paper's parity setting, on this CPU.
 
 Setting (PAPER.md): N = 64, k = 8, p = 1.2, alphabet 2 + query token (vocabulary 3), 2 classes.
-  training   one step = forward + cross-entropy on the final output + backward + clip_grad_norm_(1.0)
-             + Adam (fused where supported, else foreach); batch 128, a length uniform in 1..40 per step.
+  training   one step = the trainer's `optimisation_step`: forward + cross-entropy on the final output +
+             backward + clipping at norm 1.0 + Adam (sdssm/optim.py); batch 128, a length uniform in
+             1..40 per step.
              Fast: rounds of 40 steps whose lengths are a random permutation of 1..40 (each step's length is
              uniform, and every round has exactly the expected mean length); the median round is reported.
              Reference: the lengths 3, 8, ..., 38 (mean 20.5, the expectation of U{1..40}), one step each.
@@ -25,11 +26,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from sdssm.models.base import SequenceModel
 from sdssm.models.sdssm import SDSSM
 from sdssm.models.sdssm_reference import ReferenceSDSSM
+from sdssm.optim import FlatAdam
+from sdssm.train import optimisation_step
 
 SETTING: dict[str, Any] = dict(k=8, p=1.2, alphabet_size=2, num_classes=2, query_token=True, state_size=64,
                                readout="linear")
@@ -37,23 +39,15 @@ BATCH, TRAIN_MAX_LENGTH = 128, 40
 EVAL_SAMPLES, EVAL_MAX_LENGTH = 512, 500
 
 
-def make_optimizer(model: torch.nn.Module, lr: float = 1e-4) -> torch.optim.Optimizer:
-    """Adam with the fused kernel where this torch supports it for the model's device, else foreach."""
-    try:
-        return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
-    except (RuntimeError, TypeError, ValueError):
-        return torch.optim.Adam(model.parameters(), lr=lr, foreach=True)
+def make_optimizer(model: SequenceModel, lr: float = 1e-4) -> FlatAdam:
+    """The trainer's optimizer: Adam with clipping at norm 1.0 over the model's flattened parameters."""
+    return FlatAdam(model, lr=lr, grad_clip=1.0)
 
 
-def training_step(model: SequenceModel, optimizer: torch.optim.Optimizer, tokens: torch.Tensor,
+def training_step(model: SequenceModel, optimizer: FlatAdam, tokens: torch.Tensor,
                   labels: torch.Tensor) -> torch.Tensor:
-    """One full optimisation step, as a trial runs it; returns the (detached) loss."""
-    loss = F.cross_entropy(model(tokens), labels)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-    optimizer.step()
-    return loss.detach()
+    """One full optimisation step, exactly as a trial runs it (`sdssm.train.optimisation_step`)."""
+    return optimisation_step(model, optimizer, tokens, labels)[0]
 
 
 def _timed(fn: Callable[[], Any]) -> tuple[float, float]:

@@ -71,8 +71,18 @@ class FlatAdam:
                 raise RuntimeError("a parameter's gradient no longer views the flat buffer (set to None, or "
                                    "the model was moved or cast after FlatAdam was built)")
         if self.grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(self.flat, self.grad_clip, foreach=False)
+            self.clip_grad_norm(self.grad_clip)
         self.adam.step()
+
+    def clip_grad_norm(self, max_norm: float) -> torch.Tensor:
+        """torch.nn.utils.clip_grad_norm_'s rule on the flat gradient, written out: scale by
+        max_norm / (norm + 1e-6) where that is below 1. Four ops instead of the library's generic path
+        (which costs about 50 us more per step here); tests hold the two to the same numbers."""
+        grad = self.flat.grad
+        assert grad is not None
+        total = torch.linalg.vector_norm(grad)
+        grad.mul_(torch.clamp(max_norm / (total + 1e-6), max=1.0))
+        return total
 
     def state_dict(self) -> dict[str, Any]:
         return self.adam.state_dict()

@@ -202,9 +202,10 @@ def iter_states(a_hat: torch.Tensor, b_tab: torch.Tensor, tokens: torch.Tensor, 
 def scan_backward(a_hat: torch.Tensor, tokens: torch.Tensor, rows: torch.Tensor, states: torch.Tensor,
                   grad: torch.Tensor, last_only: bool, grad_a: torch.Tensor, grad_b: torch.Tensor,
                   grad_initial: torch.Tensor | None = None) -> None:
-    """Accumulate dÂ [V, N, N] into grad_a and db [V, N] into grad_b, from the states [L+1, B, N] of
-    `scan_forward` and the upstream gradient: dLoss/dH as [B, L, N], or with `last_only` dLoss/dh_{L-1}
-    as [B, N]. With `grad_initial` [B, N], also write dLoss/dh_{-1} = Â[u_0]^T g_0 there."""
+    """Write dÂ [V, N, N] into grad_a and db [V, N] into grad_b (both zero on entry: tokens absent from the
+    batch are left untouched), from the states [L+1, B, N] of `scan_forward` and the upstream gradient:
+    dLoss/dH as [B, L, N], or with `last_only` dLoss/dh_{L-1} as [B, N]. With `grad_initial` [B, N], also
+    write dLoss/dh_{-1} = Â[u_0]^T g_0 there."""
     length, batch = rows.shape
     vocab, n, _ = a_hat.shape
     g = WORKSPACE.scratch("backward_g", (length, batch, n), a_hat)  # g[t] = dLoss/dh_t, time-major
@@ -241,8 +242,9 @@ def scan_backward(a_hat: torch.Tensor, tokens: torch.Tensor, rows: torch.Tensor,
     for v, count in enumerate(counts):
         if count:
             g_v = g_by_token[start:start + count]
-            grad_a[v].addmm_(g_v.t(), h_by_token[start:start + count])
-            grad_b[v].add_(g_v.sum(dim=0))
+            # Written, not accumulated: an in-place addmm_ into a slice measured ~1.5x slower than mm(out=).
+            torch.mm(g_v.t(), h_by_token[start:start + count], out=grad_a[v])
+            torch.sum(g_v, dim=0, out=grad_b[v])
         start += count
 
 

@@ -94,7 +94,7 @@ class LastState(torch.autograd.Function):
         grad_a = torch.zeros_like(a_hat)
         grad_b = a_hat.new_zeros(ctx.b_shape)
         if ctx.query is not None:  # out = Â_q h + b_q: dÂ_q = g h^T, db_q = sum g, dh = Â_q^T g
-            grad_a[ctx.query].addmm_(grad.t(), last)
+            torch.mm(grad.t(), last, out=grad_a[ctx.query])
             torch.sum(grad, dim=0, out=grad_b[ctx.query])
             grad = grad @ a_hat[ctx.query]
         if ctx.states is not None and not ctx.in_pairs:

@@ -54,6 +54,22 @@ def test_matches_torch_adam_with_clipping(clip: float) -> None:
     assert_same_parameters(flat_model, ref_model)
 
 
+def test_clipping_equals_clip_grad_norm() -> None:
+    gen = torch.Generator().manual_seed(3)
+    for scale in (1e-3, 1.0, 1e3):
+        model = tiny_model()
+        optimizer = FlatAdam(model, lr=1e-2)
+        optimizer.flat.grad.copy_(scale * torch.randn(optimizer.flat.numel(), generator=gen,  # type: ignore[union-attr]
+                                                      dtype=torch.float64))
+        reference = torch.zeros_like(optimizer.flat.detach())
+        reference.grad = optimizer.flat.grad.clone()  # type: ignore[union-attr]
+        expected_norm = nn.utils.clip_grad_norm_([reference], 1.0)
+        expected = reference.grad
+        norm = optimizer.clip_grad_norm(1.0)
+        assert torch.equal(norm, expected_norm)
+        assert torch.equal(optimizer.flat.grad, expected)
+
+
 def test_parameters_and_gradients_view_one_buffer() -> None:
     model = tiny_model()
     optimizer = FlatAdam(model, lr=1e-2)

@@ -5,7 +5,7 @@ here in one go from select.weight W [k, V], select.bias b [k] and the dictionary
     S = softmax(W^T + b)  [V, k],    M = S A  [V, N, N],    n_j = ||M_:j||_p,    Â = M / n
 Backward, with G = dLoss/dÂ (derivation: dn_j/dM_ij = n_j^(1-p) R_ij, R = sign(M) |M|^(p-1)):
     column normalisation  dM_ij = G_ij / n_j - R_ij c_j / n_j^p,     c_j = sum_i G_ij Â_ij
-                          (c_j = 0 where the floor binds: there the clamp passes no gradient to n)
+                          (c_j / n_j^p = 0 for an all-zero column: the clamp passes no gradient to n)
     mixture               dA = S^T dM,   dS = dM A^T
     softmax               dlogits = S * (dS - sum_k S dS),   dW = dlogits^T,   db = sum_v dlogits
 R is computed as |M|^p / M (0 where M = 0, the subgradient torch uses for |x| at 0).
@@ -46,20 +46,21 @@ def transitions_forward(weight: torch.Tensor, bias: torch.Tensor, dictionary: to
     mixed = (selection @ dictionary.reshape(k, n * n)).view(-1, n, n)
     powered = lp_pow(mixed, p)
     col_power = powered.sum(dim=-2, keepdim=True)  # n_j^p, [V, 1, N]
-    norms = col_power.pow(1.0 / p)
-    out = mixed / norms.clamp_min(NORM_FLOOR)
-    return out, (selection, dictionary, mixed, powered, out, norms, col_power)
+    clamped = col_power.pow(1.0 / p).clamp_min(NORM_FLOOR)  # n_j
+    out = mixed / clamped
+    return out, (selection, dictionary, mixed, powered, out, clamped, col_power)
 
 
 def transitions_backward(saved: Saved, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(dW [k, V], db [k], dA [k, N, N]) from dLoss/dÂ; see the module docstring."""
-    selection, dictionary, mixed, powered, out, norms, col_power = saved
+    selection, dictionary, mixed, powered, out, clamped, col_power = saved
     k, n = dictionary.shape[0], dictionary.shape[1]
-    unclamped = norms >= NORM_FLOOR
-    c = (grad * out).sum(dim=-2, keepdim=True)
-    coef = torch.where(unclamped, c / torch.where(unclamped, col_power, 1.0), 0.0)  # c_j / n_j^p
+    # c_j / n_j^p; an all-zero column gives 0/0, set to 0 (no gradient through a clamped norm). A column
+    # whose norm is nonzero but below the floor would get the unclamped derivative here; such columns lie
+    # below float32's normal range (n^p < 1e-30 for p >= 1) and do not arise in practice.
+    coef = ((grad * out).sum(dim=-2, keepdim=True) / col_power).nan_to_num_(0.0, 0.0, 0.0)
     ratio = torch.div(powered, mixed).nan_to_num_(0.0)  # R = sign(M) |M|^(p-1), 0 where M = 0
-    d_mixed = torch.addcmul(grad / norms.clamp_min(NORM_FLOOR), ratio, coef, value=-1.0).view(-1, n * n)
+    d_mixed = torch.addcmul(grad / clamped, ratio, coef, value=-1.0).view(-1, n * n)
     d_dictionary = (selection.t() @ d_mixed).view(k, n, n)
     d_selection = d_mixed @ dictionary.reshape(k, n * n).t()
     d_logits = selection * (d_selection - (selection * d_selection).sum(dim=-1, keepdim=True))

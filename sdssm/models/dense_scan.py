@@ -157,12 +157,13 @@ def advance(w_fwd: torch.Tensor, b_cat: torch.Tensor, rows: Sequence[torch.Tenso
 
 
 def scan_forward(a_hat: torch.Tensor, b_tab: torch.Tensor, tokens: torch.Tensor, rows: torch.Tensor,
-                 initial: torch.Tensor | None = None) -> torch.Tensor:
-    """States [L+1, B, N], time-major: slab t+1 is h_t, slab 0 is h_{-1} (`initial`, or zero when None;
-    a WORKSPACE buffer)."""
+                 initial: torch.Tensor | None = None, pooled: bool = True) -> torch.Tensor:
+    """States [L+1, B, N], time-major: slab t+1 is h_t, slab 0 is h_{-1} (`initial`, or zero when None).
+    `pooled`: a WORKSPACE buffer (give it back when done), else a fresh tensor."""
     length, batch = rows.shape
     vocab, n, _ = a_hat.shape
-    states = WORKSPACE.take((length + 1, batch, n), a_hat)
+    shape = (length + 1, batch, n)
+    states = WORKSPACE.take(shape, a_hat) if pooled else a_hat.new_empty(shape)
     y = WORKSPACE.scratch("forward_y", (batch, vocab * n), a_hat)
     w_fwd, b_cat, row_list = forward_weight(a_hat), b_tab.reshape(-1), rows.unbind(0)
     if initial is None:  # h_0 = Â[u_0] 0 + b[u_0]: a gather, no product

@@ -25,8 +25,8 @@ PairSaved = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
 # Building and differentiating the pair tables costs about as much as 10-15 single steps on this
-# project's CPU, against about a quarter of a step saved per token: pairs pay from about 14 tokens on.
-MIN_PAIR_LENGTH = 16
+# project's CPU, against about a quarter of a step saved per token: pairs pay from about 13 tokens on.
+MIN_PAIR_LENGTH = 14
 
 
 def pairs_pay_off(vocab: int, length: int) -> bool:

@@ -177,6 +177,7 @@ def bench_model(repeats: int = 15, eval_reference_lengths: Sequence[int] = (1, 2
         out: dict[str, Any] = {"threads": 1, "setting": dict(SETTING, batch=BATCH),
                                "gemm_calibration_us": gemm_calibration_us()}
         out.update(bench_training(repeats, gen))
+        out["gemm_calibration_us_after_training"] = gemm_calibration_us()
         out.update(bench_evaluation(max(1, repeats // 2), eval_reference_lengths, gen))
         out["load_average"] = (load_before, os.getloadavg()[0])
         out["cpus"] = os.cpu_count()
@@ -202,7 +203,9 @@ def format_table(result: dict[str, Any]) -> str:
     lines.append(f"fast step rounds (ms): {result['train_step_ms_fast_rounds']}")
     lines.append(f"1 thread; load average before/after: {result['load_average'][0]:.2f} / "
                  f"{result['load_average'][1]:.2f} on {result['cpus']} CPUs; one 128x64x128 GEMM: "
-                 f"{result['gemm_calibration_us']:.1f} us")
+                 f"{result['gemm_calibration_us']:.1f} us before the training rounds, "
+                 f"{result['gemm_calibration_us_after_training']:.1f} us after (a drift between the two means the "
+                 f"machine's speed changed during the run)")
     return "\n".join(lines)
 
 

@@ -58,7 +58,7 @@ def transitions_backward(saved: Saved, grad: torch.Tensor) -> tuple[torch.Tensor
     # c_j / n_j^p; an all-zero column gives 0/0, set to 0 (no gradient through a clamped norm). A column
     # whose norm is nonzero but below the floor would get the unclamped derivative here; such columns lie
     # below float32's normal range (n^p < 1e-30 for p >= 1) and do not arise in practice.
-    coef = ((grad * out).sum(dim=-2, keepdim=True) / col_power).nan_to_num_(0.0, 0.0, 0.0)
+    coef = (torch.linalg.vecdot(grad, out, dim=-2).unsqueeze(-2) / col_power).nan_to_num_(0.0, 0.0, 0.0)
     ratio = torch.div(powered, mixed).nan_to_num_(0.0)  # R = sign(M) |M|^(p-1), 0 where M = 0
     d_mixed = torch.addcmul(grad / clamped, ratio, coef, value=-1.0).view(-1, n * n)
     d_dictionary = (selection.t() @ d_mixed).view(k, n, n)

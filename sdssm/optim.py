@@ -12,7 +12,8 @@ Contract: build `FlatAdam` after the model is on its device and in its dtype (mo
 model afterwards replaces its parameters and breaks the views); call `zero_grad` / `step` as with a
 torch optimizer. Gradients are zeroed in place, never set to None: autograd then accumulates into the
 views. `step` checks that this still holds and fails loudly otherwise, instead of training on stale
-gradients.
+gradients or updating a buffer the model no longer reads. On CUDA, cuDNN's LSTM wants its weights in
+its own packed buffer; with them in ours it packs a copy on each call (correct, with a one-time warning).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class FlatAdam:
                 view.copy_(p)
                 p.data = view
         self.grads = self._views(self.flat.grad)
+        self._data_ptrs = [p.data_ptr() for p in self.params]
         for p, grad in zip(self.params, self.grads):
             p.grad = grad
         self.grad_clip = grad_clip
@@ -68,10 +70,11 @@ class FlatAdam:
 
     def step(self) -> None:
         """Clip the global gradient norm to `grad_clip` (if set), then one Adam step."""
-        for p, grad in zip(self.params, self.grads):
-            if p.grad is not grad:
-                raise RuntimeError("a parameter's gradient no longer views the flat buffer (set to None, or "
-                                   "the model was moved or cast after FlatAdam was built)")
+        for p, grad, ptr in zip(self.params, self.grads, self._data_ptrs):
+            if p.grad is not grad or p.data_ptr() != ptr:
+                raise RuntimeError("a parameter or its gradient no longer views FlatAdam's buffer (gradient set "
+                                   "to None, the model moved or cast after FlatAdam was built, or its weights "
+                                   "re-packed, e.g. by nn.LSTM.flatten_parameters())")
         if self.grad_clip is not None:
             self.clip_grad_norm(self.grad_clip)
         state = self.adam.state.get(self.flat)

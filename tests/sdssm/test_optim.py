@@ -86,8 +86,19 @@ def test_a_gradient_set_to_none_fails_loudly() -> None:
     model = tiny_model()
     optimizer = FlatAdam(model, lr=1e-2)
     model.zero_grad(set_to_none=True)
-    with pytest.raises(RuntimeError, match="no longer views the flat buffer"):
+    with pytest.raises(RuntimeError, match="no longer views FlatAdam's buffer"):
         optimizer.step()
+
+
+def test_rebound_parameter_data_fails_loudly() -> None:
+    """Weights moved out of the buffer (as nn.LSTM.flatten_parameters does on CUDA) must not be trained
+    silently through a buffer the model no longer reads."""
+    model = tiny_model()
+    optimizer = FlatAdam(model, lr=1e-2)
+    flat_steps(model, batches(1), optimizer)
+    model.A.data = model.A.data.clone()
+    with pytest.raises(RuntimeError, match="re-packed"):
+        flat_steps(model, batches(1), optimizer)
 
 
 def test_loads_a_per_parameter_adam_state() -> None:

@@ -120,7 +120,7 @@ class Trainer:
         labels = batch.labels[:, -1].to(self.device, non_blocking=True)
         loss, logits = optimisation_step(self.model, self.optimizer, tokens, labels)
         self.step += 1
-        loss_value = float(loss.detach())
+        loss_value = float(loss)
         self._window_loss += loss_value
         self._window_correct += float((logits.argmax(-1) == labels).float().mean())
         self._window_steps += 1

@@ -261,7 +261,7 @@ class DenseScan(torch.autograd.Function):
         rows = gather_rows(tokens, a_hat.shape[0])
         states = scan_forward(a_hat, b_tab, tokens, rows, initial)
         ctx.save_for_backward(a_hat, tokens, rows, states)
-        ctx.last_only, ctx.has_initial = last_only, initial is not None
+        ctx.last_only = last_only
         # The states buffer goes back to the workspace when this node is freed (after backward, or with
         # the graph if backward never runs), never earlier: retain_graph stays safe.
         weakref.finalize(ctx, WORKSPACE.give, states)

@@ -26,7 +26,12 @@ MODEL_FIELDS: dict[str, tuple[str, ...]] = {
 }
 ALL_MODEL_FIELDS = ("state_size", "k", "p", "readout", "mlp_hidden", "use_b", "query_token")
 READOUTS = ("linear", "mlp")
+SUPERVISIONS = ("last", "prefixes")
 DEVICES = ("cpu", "cuda", "auto")
+# Fields added after trial keys were first issued, with the value every earlier trial implicitly had. At
+# that value they are left out of the key, so a database written before the field existed still
+# recognises its trials (a rerun resumes them instead of training them again).
+LATER_FIELD_DEFAULTS: dict[str, Any] = {"supervision": "last"}
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,11 @@ class TrialConfig:
     batch_size: int = 128
     grad_clip: float = 1.0  # global-norm clipping
     max_steps: int = 100_000  # the paper trains 1,000,000 steps; solved trials stop early
+    # last (the paper's): cross-entropy on the output after the whole string (after the query token).
+    # prefixes: the mean cross-entropy over every labelled prefix of the training string, each read as the
+    # evaluation reads it (with the query step applied to that prefix's state); the usual protocol for
+    # group word problems (Liu et al. 2023, Grazzi et al., PD-SSM).
+    supervision: str = "last"
 
     # --- lengths ----------------------------------------------------------------------------
     train_min_length: int = 1  # one length per batch, uniform in [min, max]
@@ -84,6 +94,8 @@ class TrialConfig:
             out.append(f"model: unknown model {self.model!r} (known: {', '.join(MODEL_FIELDS)})")
         if self.readout not in READOUTS:
             out.append(f"readout: {self.readout!r} is not one of {', '.join(READOUTS)}")
+        if self.supervision not in SUPERVISIONS:
+            out.append(f"supervision: {self.supervision!r} is not one of {', '.join(SUPERVISIONS)}")
         if self.device not in DEVICES:
             out.append(f"device: {self.device!r} is not one of {', '.join(DEVICES)}")
         positive_ints = ("state_size", "k", "mlp_hidden", "batch_size", "max_steps", "train_min_length",
@@ -124,7 +136,8 @@ class TrialConfig:
     def normalized(self) -> dict[str, Any]:
         """The config as a plain dict without the model fields this model does not read.
 
-        `threads` and `device` are left out too: they change where a trial runs, not what it is.
+        `threads` and `device` are left out too: they change where a trial runs, not what it is; so are
+        the LATER_FIELD_DEFAULTS fields while at their default (keys issued before them stay valid).
         """
         used = set(MODEL_FIELDS.get(self.model, ALL_MODEL_FIELDS))
         out: dict[str, Any] = {}
@@ -134,6 +147,8 @@ class TrialConfig:
             if f.name in ALL_MODEL_FIELDS and f.name not in used:
                 continue
             value = getattr(self, f.name)
+            if f.name in LATER_FIELD_DEFAULTS and value == LATER_FIELD_DEFAULTS[f.name]:
+                continue
             out[f.name] = float(value) if f.name in _FLOAT_FIELDS else value
         return out
 
@@ -169,6 +184,8 @@ class TrialConfig:
         if self.model == "diagonal":
             parts.append("B" if self.use_b else "noB")
         parts += [f"lr={self.lr:g}", f"seed={self.seed}"]
+        if self.supervision != "last":
+            parts.append(f"supervision={self.supervision}")
         return " ".join(p for p in parts if p)
 
 

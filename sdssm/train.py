@@ -3,7 +3,8 @@
 No Ray and no SQL in here: the sweep layer passes a `report` callback and stores what it receives.
 
 Protocol (PAPER.md): one length per batch drawn uniformly from train_min..train_max, fresh strings
-every step, cross-entropy on the final output, Adam with global-norm gradient clipping. Evaluation
+every step, cross-entropy on the final output (`supervision: last`, the paper's) or on every labelled
+prefix (`supervision: prefixes`), Adam with global-norm gradient clipping. Evaluation
 scores every length 1..test_max_length from one scan of length-test_max_length strings.
 
 Determinism: training batches come from one `torch.Generator` seeded by the trial seed and saved in
@@ -70,12 +71,33 @@ def make_optimizer(model: SequenceModel, config: TrialConfig) -> FlatAdam:
     return FlatAdam(model, lr=config.lr, weight_decay=config.weight_decay, grad_clip=config.grad_clip)
 
 
-def optimisation_step(model: SequenceModel, optimizer: FlatAdam, tokens: torch.Tensor, labels: torch.Tensor
-                      ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cross-entropy on the output after each string, backward, clip, Adam. Returns (loss, logits),
-    detached: one training step as a trial runs it (the speed benchmark times exactly this)."""
-    logits = model(tokens)
-    loss = F.cross_entropy(logits, labels)
+def training_loss(model: SequenceModel, tokens: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor,
+                  supervision: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(loss, logits of the whole strings [B, C]) for one batch: tokens, labels and mask are [B, L].
+
+    `last`: cross-entropy on the output after each whole string (the last label is always present: the
+    trainer draws labelled lengths only). `prefixes`: the mean cross-entropy over every labelled prefix,
+    read from one scan exactly as the evaluation reads them (`prefix_logits`); each prefix counts once,
+    so a batch's loss is an average over B * (labelled prefixes per string) predictions.
+    """
+    if supervision == "last":
+        logits = model(tokens)
+        return F.cross_entropy(logits, labels[:, -1]), logits
+    if supervision != "prefixes":
+        raise ValueError(f"supervision: {supervision!r} is not one of last, prefixes")
+    logits = model.prefix_logits(tokens)  # [B, L, C]
+    if bool(mask.all()):
+        loss = F.cross_entropy(logits.flatten(0, 1), labels.flatten())
+    else:
+        loss = F.cross_entropy(logits[mask], labels[mask])
+    return loss, logits[:, -1]
+
+
+def optimisation_step(model: SequenceModel, optimizer: FlatAdam, tokens: torch.Tensor, labels: torch.Tensor,
+                      mask: torch.Tensor, supervision: str = "last") -> tuple[torch.Tensor, torch.Tensor]:
+    """`training_loss`, backward, clip, Adam. Returns (loss, logits of the whole strings), detached: one
+    training step as a trial runs it (the speed benchmark times exactly this)."""
+    loss, logits = training_loss(model, tokens, labels, mask, supervision)
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
@@ -117,8 +139,10 @@ class Trainer:
         length = self.task.labelled_length(length)
         batch = self.task.sample(config.batch_size, length, self.data_generator)
         tokens = batch.tokens.to(self.device, non_blocking=True)
-        labels = batch.labels[:, -1].to(self.device, non_blocking=True)
-        loss, logits = optimisation_step(self.model, self.optimizer, tokens, labels)
+        labels = batch.labels.to(self.device, non_blocking=True)
+        mask = batch.mask.to(self.device, non_blocking=True)
+        loss, logits = optimisation_step(self.model, self.optimizer, tokens, labels, mask, config.supervision)
+        labels = labels[:, -1]
         self.step += 1
         loss_value = float(loss)
         self._window_loss += loss_value

@@ -46,8 +46,11 @@ def make_optimizer(model: SequenceModel, lr: float = 1e-4) -> FlatAdam:
 
 def training_step(model: SequenceModel, optimizer: FlatAdam, tokens: torch.Tensor,
                   labels: torch.Tensor) -> torch.Tensor:
-    """One full optimisation step, exactly as a trial runs it (`sdssm.train.optimisation_step`)."""
-    return optimisation_step(model, optimizer, tokens, labels)[0]
+    """One full optimisation step with the paper's loss on the final output, exactly as a trial runs it
+    (`sdssm.train.optimisation_step`); labels [B] are the whole strings' labels."""
+    prefix_labels = labels[:, None].expand(tokens.shape)  # only the last column is read with `last`
+    mask = torch.ones(tokens.shape, dtype=torch.bool)
+    return optimisation_step(model, optimizer, tokens, prefix_labels, mask, "last")[0]
 
 
 def _timed(fn: Callable[[], Any]) -> tuple[float, float]:

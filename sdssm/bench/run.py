@@ -24,7 +24,7 @@ def run_benchmarks(what: str, console: Console) -> None:
         console.print(table)
     if what in ("all", "model"):
         from sdssm.bench.model import bench_model, format_table
-        from sdssm.bench.trainer import bench_trainer_step
+        from sdssm.bench.trainer import PREFIXES_TARGET_RATIO, bench_trainer_step
 
         console.print("SD-SSM, the paper's parity setting (N=64, k=8, p=1.2, batch 128, lengths 1..40, query "
                       "token); targets: step <= 4 ms and >= 40x the reference, full evaluation <= 0.3 s")
@@ -33,6 +33,11 @@ def run_benchmarks(what: str, console: Console) -> None:
         console.print(f"trainer's real step (task sampling + bookkeeping included): "
                       f"{trainer['trainer_step_ms']:.2f} ms; trainer's full evaluation (1..500 x 512 strings, "
                       f"parity labels): {trainer['trainer_full_eval_s']:.3f} s")
+        ratio = trainer["prefixes_over_last"]
+        console.print(f"supervision prefixes (loss on all 1..L prefixes) vs last, the trainer's real step: "
+                      f"{trainer['trainer_prefixes_step_ms']:.2f} ms vs {trainer['trainer_step_ms']:.2f} ms, "
+                      f"ratio {ratio:.2f} (median of interleaved rounds; target <= {PREFIXES_TARGET_RATIO}: "
+                      f"{'ok' if ratio <= PREFIXES_TARGET_RATIO else 'MISSED'})")
     if what in ("all", "store"):
         from sdssm.bench.store import bench_store
 

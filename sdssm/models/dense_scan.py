@@ -230,15 +230,27 @@ def scan_backward(a_hat: torch.Tensor, tokens: torch.Tensor, rows: torch.Tensor,
         torch.mm(g_slabs[0], w_back, out=z)
         torch.index_select(z_rows, 0, row_list[0], out=grad_initial)
 
-    # Gather every position (t, b) by token u_t[b]; then per token one GEMM and one column sum (sums in a
-    # fixed order: index_add_ would use atomics on CUDA and break bit-identical restores there).
-    tokens_t = tokens.t().reshape(-1)
-    order = torch.argsort(tokens_t)
-    counts = torch.bincount(tokens_t, minlength=vocab).tolist()
-    g_by_token = WORKSPACE.scratch("backward_g_by_token", (length * batch, n), a_hat)
-    h_by_token = WORKSPACE.scratch("backward_h_by_token", (length * batch, n), a_hat)
-    torch.index_select(g.view(-1, n), 0, order, out=g_by_token)
-    torch.index_select(states[:length].view(-1, n), 0, order, out=h_by_token)  # slab t holds h_{t-1}
+    outer_sums_by_token(tokens.t(), g.view(-1, n), states[:length].view(-1, n), grad_a, grad_b)  # slab t: h_{t-1}
+
+
+def outer_sums_by_token(tokens: torch.Tensor, g: torch.Tensor, h: torch.Tensor, grad_a: torch.Tensor,
+                        grad_b: torch.Tensor) -> None:
+    """grad_a[v] = sum of g_r h_r^T and grad_b[v] = sum of g_r over the rows r whose token is v, for
+    tokens [R] (any shape, flattened in row order), g and h [R, N]; rows of tokens absent from `tokens` are
+    left untouched (written, not accumulated, elsewhere).
+
+    The rows are gathered by token, then per token one GEMM and one column sum: sums in a fixed order
+    (index_add_ would use atomics on CUDA and break bit-identical restores there).
+    """
+    vocab = grad_a.shape[0]
+    n = g.shape[1]
+    tokens_flat = tokens.reshape(-1)
+    order = torch.argsort(tokens_flat)
+    counts = torch.bincount(tokens_flat, minlength=vocab).tolist()
+    g_by_token = WORKSPACE.scratch("backward_g_by_token", (g.shape[0], n), g)
+    h_by_token = WORKSPACE.scratch("backward_h_by_token", (g.shape[0], n), g)
+    torch.index_select(g, 0, order, out=g_by_token)
+    torch.index_select(h, 0, order, out=h_by_token)
     start = 0
     for v, count in enumerate(counts):
         if count:

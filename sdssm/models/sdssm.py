@@ -14,7 +14,9 @@ GEMM and one gather per step with a hand-written backward.
     (in pairs of tokens over a binary alphabet, pair_scan.py) and the query step, forward and backward
     by hand. At these sizes a step costs about as much in per-call and per-node overhead as in
     arithmetic, which is why the pieces are fused rather than chained through autograd.
-  - Evaluation (`prefix_logits`) reads every prefix from one scan.
+  - Training on every prefix (`prefix_logits` with autograd) reads every prefix from one scan through
+    `PrefixStates` (prefix_states.py), the same fused node for the states of all prefixes.
+  - Evaluation (`prefix_logits` without autograd) reads every prefix from one scan, a chunk at a time.
 `ReferenceSDSSM` (sdssm_reference.py) is the same model computed per sample and per step straight from
 the equations; the parameter names match, so a state dict moves between the two, and tests hold the two
 together in float64.
@@ -33,6 +35,7 @@ from torch import nn
 from sdssm.models.base import SequenceModel
 from sdssm.models.dense_scan import (check_inputs, check_tokens, dense_scan, gather_rows, iter_states,
                                      scan_backward, scan_forward)
+from sdssm.models.prefix_states import PrefixStates
 from sdssm.models.pair_scan import pair_ids, pair_tables_backward, pair_tables_forward, pairs_pay_off
 from sdssm.models.readout import make_readout
 from sdssm.models.transitions import transition_matrices, transitions_backward, transitions_forward
@@ -180,16 +183,21 @@ class SDSSM(SequenceModel):
     def prefix_logits(self, tokens: torch.Tensor) -> torch.Tensor:
         """Logits of every prefix [B, L, C] from one scan; the query step is one GEMM per chunk of prefixes.
 
-        Without autograd (evaluation) the states are produced a cache-sized chunk of steps at a time and
-        turned into logits straight away, so no [B, L, N] tensor is ever built.
+        With autograd (training on every prefix) the states come from the fused `PrefixStates` node, time-major;
+        the result is a [B, L, C] view of [L, B, C] logits. Without autograd (evaluation) the states are
+        produced a cache-sized chunk of steps at a time and turned into logits straight away, so no
+        [B, L, N] tensor is ever built.
         """
-        a_hat = self.transition_matrices()
         batch, length = tokens.shape
         scan_vocab = self.alphabet_size if self.query_token else self.vocab_size
+        if length and torch.is_grad_enabled() and any(p.requires_grad for p in self.parameters()):
+            check_tokens(tokens, scan_vocab)
+            query = self.query_id if self.query_token else None
+            states = PrefixStates.apply(self.select.weight, self.select.bias, self.A, self.B, tokens, self.p,
+                                        scan_vocab, query, pairs_pay_off(scan_vocab, length))
+            return self.readout(states).transpose(0, 1)
+        a_hat = self.transition_matrices()
         a_scan, b_scan = a_hat[:scan_vocab], self.B[:scan_vocab]
-        if torch.is_grad_enabled() and any(p.requires_grad for p in self.parameters()):
-            states = dense_scan(a_scan, b_scan, tokens)
-            return self.readout(self._query_step(states, a_hat))
         check_inputs(a_scan, b_scan, tokens)
         logits = torch.empty(length, batch, self.num_classes, dtype=a_hat.dtype, device=a_hat.device)
         if length == 0:
@@ -201,10 +209,7 @@ class SDSSM(SequenceModel):
         return logits.transpose(0, 1).contiguous()
 
     def _query_step(self, states: torch.Tensor, a_hat: torch.Tensor) -> torch.Tensor:
-        """The query token's step applied to states [..., N] (identity without a query token)."""
+        """The query token's step applied to states [R, N] (identity without a query token)."""
         if not self.query_token:
             return states
-        q = self.query_id
-        if states.dim() == 2:
-            return torch.addmm(self.B[q], states, a_hat[q].t())
-        return states @ a_hat[q].t() + self.B[q]
+        return torch.addmm(self.B[self.query_id], states, a_hat[self.query_id].t())

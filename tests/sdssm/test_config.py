@@ -18,6 +18,15 @@ def test_key_is_stable_and_ignores_fields_the_model_does_not_read() -> None:
     assert TrialConfig(lr=1).key == TrialConfig(lr=1.0).key
 
 
+def test_fields_added_later_keep_the_keys_issued_before_them() -> None:
+    """`supervision` came after databases held trials: at its default (the paper's `last`) it is left
+    out of the key, so these keys, computed before the field existed, still name the same trials."""
+    assert TrialConfig().key == "4d59201d8a5fbb18"
+    assert TrialConfig(task="D4", model="lstm", lr=1e-3, seed=2).key == "82b22db102fffdfb"
+    assert TrialConfig(supervision="prefixes").key != TrialConfig().key
+    assert "supervision" not in TrialConfig().normalized()
+
+
 def test_round_trip_through_dict() -> None:
     config = TrialConfig(task="D4", task_params={"n": 4}, model="diagonal", use_b=False)
     assert TrialConfig.from_dict(config.to_dict()) == config
@@ -32,6 +41,7 @@ def test_round_trip_through_dict() -> None:
     ({"train_min_length": 50}, "train_min_length (50) must be <= train_max_length"),
     ({"test_max_length": 10}, "test_max_length (10) must be >= train_max_length"),
     ({"seed": -1}, "seed"),
+    ({"supervision": "all"}, "supervision: 'all' is not one of last, prefixes"),
 ])
 def test_invalid_values_are_named(changes: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")

@@ -22,6 +22,7 @@ examples:
   sdssm-sweep run sweeps/table1.yaml --address ray://head:10001 --storage /shared/sdssm
   sdssm-sweep status                             counts by status, running and failed trials
   sdssm-sweep report --out results/report        tables and plots from the database
+  sdssm-sweep check                              the papers' claims (claims/*.yaml) against the database
   sdssm-sweep bench                              speed of the fast paths on this machine
 
 Rerunning `run` with the same file resumes: done trials are skipped, interrupted ones continue from
@@ -69,6 +70,17 @@ def build_parser() -> argparse.ArgumentParser:
                         help="folder for report.md, the plots and tables (default results/report)")
     report.add_argument("--format", choices=("markdown", "csv", "json"), default="markdown",
                         help="what to write beside report.md and print (default markdown)")
+
+    check = commands.add_parser("check", help="check a paper's claims against the database", description=(
+        "Check claims files (claims/*.yaml: a paper's claims as predicates over results) against the "
+        "database. Each claim prints as holds (✓), fails (✗) or not enough data (?), with its evidence. "
+        "Exit codes: 0 no claim fails; 1 a claim fails (or, with --strict, lacks data); 2 bad input."),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    check.add_argument("claims", nargs="*", type=Path, help="claims files or folders (default: claims/)")
+    check.add_argument("--db", default=DEFAULT_DB_URL, help=db_help)
+    check.add_argument("--sweep", action="append", default=None, help="use this sweep's trials as evidence "
+                       "for every claim (repeatable; default: the sweeps each claim names)")
+    check.add_argument("--strict", action="store_true", help="exit 1 also when a claim lacks data")
 
     validate = commands.add_parser("validate", help="check a sweep file and show what it expands to")
     validate.add_argument("spec", type=Path, help="sweep YAML file")
@@ -152,6 +164,34 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace, console: Console) -> int:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from analysis.claims import FAILS, MARKS, NO_DATA, default_claims_dir, evaluate_files
+    from sdssm.sweep.store import Store
+
+    store = Store(args.db, create=False)
+    results = evaluate_files(store, args.claims or [default_claims_dir()], args.sweep)
+    table = Table(show_lines=True)
+    for column in ("", "claim", "evidence"):
+        table.add_column(column, overflow="fold")
+    styles = {"holds": "green", FAILS: "bold red", NO_DATA: "yellow"}
+    for result in results:
+        claim = result.claim
+        head = f"[bold]{escape(claim.id)}[/]: {escape(claim.claim)}\n[dim]{escape(result.paper)}" + (
+            f", {escape(claim.source)}" if claim.source else "") + f"; sweeps {escape(', '.join(result.sweeps))}" \
+            f"; expect {escape(claim.expect)} ({claim.over})[/]" + (
+                f"\n[yellow]not in the database: {escape(', '.join(result.missing_sweeps))}[/]"
+                if result.missing_sweeps else "")
+        evidence = "\n".join(f"{MARKS[t.verdict]} {escape(t.task)}: {escape(t.evidence)}" for t in result.tasks)
+        table.add_row(f"[{styles[result.verdict]}]{MARKS[result.verdict]}[/]", head, evidence)
+    console.print(table)
+    counts = {v: sum(r.verdict == v for r in results) for v in ("holds", FAILS, NO_DATA)}
+    console.print(f"{counts['holds']} hold, {counts[FAILS]} fail, {counts[NO_DATA]} without enough data")
+    return 1 if counts[FAILS] or (args.strict and counts[NO_DATA]) else 0
+
+
 def cmd_bench(args: argparse.Namespace, console: Console) -> int:
     from sdssm.bench.run import run_benchmarks
 
@@ -160,7 +200,7 @@ def cmd_bench(args: argparse.Namespace, console: Console) -> int:
 
 
 COMMANDS = {"validate": cmd_validate, "run": cmd_run, "status": cmd_status, "report": cmd_report,
-            "bench": cmd_bench}
+            "check": cmd_check, "bench": cmd_bench}
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sdssm.config import ALL_MODEL_FIELDS, MODEL_FIELDS, TrialConfig, field_names
 
 __all__ = ["AshaConfig", "MAX_TRIALS", "Resources", "SpecError", "SweepSpec", "TOP_LEVEL_KEYS", "load_spec",
-           "parse_spec"]
+           "parse_spec", "read_yaml"]
 
 MAX_TRIALS = 100_000  # candidates (before exclude and dedup) a spec may expand to
 MAX_LISTED = 10  # problems shown in one SpecError message
@@ -133,12 +133,19 @@ class SweepSpec:
 # --- public entry points ------------------------------------------------------------------------------
 def load_spec(path: str | Path) -> SweepSpec:
     """Read and validate a YAML spec; every problem with the file or its content raises SpecError."""
+    data, text = read_yaml(path, "a YAML sweep spec, e.g. sweeps/quickstart.yaml")
+    return parse_spec(data, str(path), text)
+
+
+def read_yaml(path: str | Path, expected: str) -> tuple[Any, str]:
+    """(parsed data, text) of a YAML file read safely (numbers like 1e-4, no duplicate keys); any problem
+    with the file raises SpecError naming it and `expected` (what the file should be)."""
     source = str(path)
     file = Path(path)
     if not file.exists():
-        raise SpecError(source, ["no such file (expected a YAML sweep spec, e.g. sweeps/quickstart.yaml)"])
+        raise SpecError(source, [f"no such file (expected {expected})"])
     if file.is_dir():
-        raise SpecError(source, ["is a directory (expected a YAML sweep spec file)"])
+        raise SpecError(source, [f"is a directory (expected {expected})"])
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
@@ -152,7 +159,7 @@ def load_spec(path: str | Path) -> SweepSpec:
         raise SpecError(source, [f"{where}not valid YAML ({what})"]) from None
     except yaml.YAMLError as err:
         raise SpecError(source, [f"not valid YAML ({err})"]) from None
-    return parse_spec(data, source, text)
+    return data, text
 
 
 def parse_spec(data: Any, source: str = "<spec>", text: str | None = None) -> SweepSpec:

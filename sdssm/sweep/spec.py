@@ -15,8 +15,8 @@ A spec is what a researcher writes (see sweeps/*.yaml)::
       lstm: {lr: 1.0e-3}
     overrides:                        # per task name: fields for that task's trials (a list is an axis)
       parity_check: {k: 8, p: 1.2}
-    include:                          # extra single trials (no lists)
-      - {task: A5, model: lstm, lr: 1.0e-3}
+    include:                          # extra trials beside the grid; a list in an entry is an axis of it
+      - {task: A5, model: lstm, lr: 1.0e-3, seed: [0, 1]}
     exclude:                          # drop grid trials matching ALL fields of an entry (a list = any of)
       - {task: A5, model: diagonal}
     resources: {cpu: 1, gpu: 0}       # reserved per trial; fractions allowed
@@ -25,7 +25,8 @@ A spec is what a researcher writes (see sweeps/*.yaml)::
     max_failures: 2                   # retries of a failing trial (from its checkpoint)
 
 Precedence for one trial: TrialConfig defaults < train < grid combination < model_overrides[model] <
-overrides[task]; an include entry replaces the grid combination and wins over both override sections.
+overrides[task]; an include entry (crossed over its own lists) replaces the grid combination and wins
+over both override sections.
 `exclude` filters the grid trials only (include entries are always kept); a field the trial's model does
 not read (k for an LSTM) never matches. Trials come in grid order (first axis outermost, then the
 override axes, then the include entries) and are deduplicated by `TrialConfig.key`, first one kept.
@@ -313,7 +314,7 @@ class _Parser:
         model_overrides = self.per_name(data.get("model_overrides"), "model_overrides", "model",
                                         list(MODEL_FIELDS))
         overrides = self.per_name(data.get("overrides"), "overrides", "task", None)
-        include = [self.single_layer(entry, f"include[{i}]", required=True)
+        include = [self.axes(entry, f"include[{i}]", required=True)
                    for i, entry in enumerate(self.sequence(data.get("include"), "include"))]
         exclude = []
         for i, entry in enumerate(self.sequence(data.get("exclude"), "exclude")):
@@ -475,7 +476,7 @@ class _Expansion:
     grid: list[tuple[str, list[Located]]]
     model_overrides: dict[str, list[tuple[str, list[Located]]]]
     overrides: dict[str, list[tuple[str, list[Located]]]]
-    include: list[Layer]
+    include: list[list[tuple[str, list[Located]]]]
     exclude: list[dict[str, list[Located]]]
 
     def trials(self) -> tuple[TrialConfig, ...]:
@@ -533,9 +534,10 @@ class _Expansion:
         if self.grid:
             rest = size([(f, v) for f, v in self.grid if f not in ("model", "task")])
             total = rest * sum(per_pair(m, t) for m in values("model") for t in values("task"))
-        for entry in self.include:
-            layer = {**self.train, **entry}
-            total += per_pair(*(layer.get(f, (_DEFAULTS[f], ""))[0] for f in ("model", "task")))
+        for axes in self.include:
+            for entry in _combinations(axes):
+                layer = {**self.train, **entry}
+                total += per_pair(*(layer.get(f, (_DEFAULTS[f], ""))[0] for f in ("model", "task")))
         return total
 
     def candidates(self) -> Iterator[tuple[Layer, bool]]:
@@ -546,9 +548,10 @@ class _Expansion:
                 base = {**self.train, **dict(zip(names, combo))}
                 for layer in self.overridden(base, {}):
                     yield layer, True
-        for entry in self.include:
-            for layer in self.overridden({**self.train, **entry}, entry):
-                yield layer, False
+        for axes in self.include:
+            for entry in _combinations(axes):
+                for layer in self.overridden({**self.train, **entry}, entry):
+                    yield layer, False
 
     def overridden(self, base: Layer, top: Layer) -> Iterator[Layer]:
         model = base.get("model", (_DEFAULTS["model"], ""))[0]
@@ -585,6 +588,13 @@ class _Expansion:
                 mentioned = [w for w in re.findall(r"[a-z_]+", problem) if w in layer]
                 self.parser.fail(layer[mentioned[0]][1] if mentioned else "trial", problem)
             return None
+
+
+def _combinations(axes: list[tuple[str, list[Located]]]) -> Iterator[Layer]:
+    """The layers of an include entry: its axes crossed, in the order written."""
+    names = [name for name, _ in axes]
+    for combo in itertools.product(*(values for _, values in axes)):
+        yield dict(zip(names, combo))
 
 
 def _matches(trial: TrialConfig, entry: dict[str, list[Located]]) -> bool:

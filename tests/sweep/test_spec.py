@@ -130,6 +130,24 @@ def test_include_and_exclude(tmp_path: Path) -> None:
     assert (lstm.lr, lstm.max_steps, diagonal.use_b, sdssm.k, spec.trials[2].k) == (1e-3, 900, False, 9, 6)
 
 
+def test_a_list_in_an_include_entry_is_an_axis_of_that_entry(tmp_path: Path) -> None:
+    """Per-task settings for one model beside a grid of others: SD-SSM's own learning rate per task."""
+    spec = load(tmp_path, """
+        name: incl-axes
+        grid: {task: [parity_check, A5], model: lstm, lr: 1.0e-3, seed: 0}
+        overrides:
+          A5: {k: [5, 6]}
+        include:
+          - {task: parity_check, model: sdssm, lr: 1.0e-4, seed: [0, 1, 2]}
+          - {task: A5, model: sdssm, lr: [3.0e-4, 1.0e-3], seed: 0}
+    """)
+    got = [(t.task, t.model, t.lr, t.seed, t.k) for t in spec.trials]
+    assert got == [("parity_check", "lstm", 1e-3, 0, 8), ("A5", "lstm", 1e-3, 0, 5),
+                   ("parity_check", "sdssm", 1e-4, 0, 8), ("parity_check", "sdssm", 1e-4, 1, 8),
+                   ("parity_check", "sdssm", 1e-4, 2, 8), ("A5", "sdssm", 3e-4, 0, 5),
+                   ("A5", "sdssm", 3e-4, 0, 6), ("A5", "sdssm", 1e-3, 0, 5), ("A5", "sdssm", 1e-3, 0, 6)]
+
+
 def test_task_params_in_train_grid_axes_and_overrides(tmp_path: Path) -> None:
     spec = load(tmp_path, """
         name: params
@@ -267,8 +285,8 @@ BAD_SPECS: list[tuple[str, str, list[str]]] = [
      ["model_overrides.LSTM: unknown model", "did you mean 'lstm'", "known: sdssm, diagonal, rnn, lstm"]),
     ("include-unknown-field", "name: x\ninclude: [{task: A5, learning_rate: 0.001}]\n",
      ["include[0].learning_rate: unknown trial field", "allowed: task"]),
-    ("include-list-value", "name: x\ninclude: [{task: A5, seed: [0, 1]}]\n",
-     ["include[0].seed: must be a single value", "axes go under grid"]),
+    ("include-empty-axis", "name: x\ninclude: [{task: A5, seed: []}]\n",
+     ["include[0].seed: empty list"]),
     ("include-not-list", "name: x\ninclude: {task: A5}\n", ["include: must be a list of mappings"]),
     ("exclude-not-list", "name: x\ngrid: {seed: 0}\nexclude: {task: A5}\n",
      ["exclude: must be a list of mappings"]),

@@ -31,7 +31,10 @@ class InjectedFault(RuntimeError):
 
 
 def load_checkpoint_dir(path: str | Path) -> dict[str, Any]:
-    return torch.load(Path(path) / CHECKPOINT_FILE, map_location="cpu", weights_only=False)
+    """The trainer state saved in a checkpoint folder. Read with `weights_only=True`: a checkpoint holds
+    tensors, numbers, strings, lists and dicts only, and anything else in the file (a pickled object,
+    which would run code on load) is refused with torch's UnpicklingError."""
+    return torch.load(Path(path) / CHECKPOINT_FILE, map_location="cpu", weights_only=True)
 
 
 def run_trial(tune_config: dict[str, Any]) -> None:

@@ -4,7 +4,8 @@ Each model's line is its best trial (highest beyond-training accuracy among tria
 per-length evaluation); unlabelled lengths (NULL accuracy, e.g. even lengths of modular arithmetic) are
 skipped. The training range 1..train_max_length is shaded, the y axis runs 0..1.02, and chance level
 (1 / number of classes, when known) is drawn dotted. Rendering uses matplotlib's Agg canvas directly:
-headless, and no pyplot global state.
+headless, and no pyplot global state. A report of several sweeps draws each sweep's plots on their own
+(curves_<sweep>_<task>.png): a line never stands for trials of another sweep.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class CurvePlot:
     train_max_length: int | None = None
     test_max_length: int | None = None
     chance: float | None = None
+    sweep: str | None = None  # set when the report covers several sweeps: whose trials these lines are
 
 
 def curve_data(data: ReportData, task: str) -> CurvePlot:
@@ -81,7 +83,8 @@ def figure(plot: CurvePlot) -> Figure:
     ax.set_ylim(0.0, 1.02)
     ax.set_xlabel("sequence length")
     ax.set_ylabel("accuracy (final evaluation)")
-    ax.set_title(f"{plot.task}: length generalization, best trial per model")
+    sweep = f" (sweep {plot.sweep})" if plot.sweep else ""
+    ax.set_title(f"{plot.task}{sweep}: length generalization, best trial per model")
     ax.grid(True, alpha=0.3)
     if not plot.lines:
         ax.text(0.5, 0.5, "no finished trial yet", ha="center", va="center", transform=ax.transAxes)
@@ -90,23 +93,31 @@ def figure(plot: CurvePlot) -> Figure:
     return fig
 
 
-def plot_file_name(task: str) -> str:
-    return f"curves_{sanitize(task)}.png"
+def plot_file_name(task: str, sweep: str | None = None) -> str:
+    return f"curves_{sanitize(sweep) + '_' if sweep else ''}{sanitize(task)}.png"
 
 
 def write_curves(data: ReportData, out_dir: Path) -> list[CurvePlot]:
-    """Write one PNG per task into out_dir; returns what each plot shows (path set)."""
+    """Write one PNG per task (per sweep and task when data holds several sweeps) into out_dir; returns
+    what each plot shows (path set)."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    several = len(data.sweeps) > 1
+    parts = [(sweep, data.only(sweep)) for sweep in data.sweeps] if several else [(None, data)]
     plots, used = [], set()
-    for task in data.task_order:
-        plot = curve_data(data, task)
-        name = plot_file_name(task)
-        stem, n = name[:-4], 2
-        while name in used:  # two labels that sanitise alike
-            name, n = f"{stem}_{n}.png", n + 1
-        used.add(name)
-        plot.path = out_dir / name
-        figure(plot).savefig(plot.path, dpi=100)
-        plots.append(plot)
+    for sweep, part in parts:
+        for task in part.task_order:
+            plot = curve_data(part, task)
+            plot.sweep = sweep
+            plots.append(_write(plot, out_dir, used))
     return plots
 
+
+def _write(plot: CurvePlot, out_dir: Path, used: set[str]) -> CurvePlot:
+    name = plot_file_name(plot.task, plot.sweep)
+    stem, n = name[:-4], 2
+    while name in used:  # two labels that sanitise alike
+        name, n = f"{stem}_{n}.png", n + 1
+    used.add(name)
+    plot.path = out_dir / name
+    figure(plot).savefig(plot.path, dpi=100)
+    return plot

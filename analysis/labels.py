@@ -2,7 +2,11 @@
 
 One place decides how a trial is called in a report:
 - model label = family of the trial's `variant` column + its readout, e.g. "SD-SSM (linear)",
-  "Diagonal+B (MLP)", "RNN" (recurrent baselines show the readout only when it is not linear);
+  "Diagonal+B (MLP)", "RNN" (recurrent baselines show the readout only when it is not linear), + its
+  supervision when the report holds any trial not supervised the paper's way ("last"), e.g.
+  "SD-SSM (linear, supervision=prefixes)": trials trained differently are never one row;
+- task label = one task instance, named as the task names itself: "D7" (Dn, n=7), "C2xC30", a user
+  automaton's `name` (sdssm.sweep.store.task_label; two automata never share a column);
 - task columns follow the paper's order (parity_check, even_pairs, cycle_navigation, modular_arithmetic,
   C2xC4, D4, A5), then other tasks alphabetically;
 - whether a task's automaton is commutative comes from the `tasks` registry when it can be imported, and
@@ -26,6 +30,7 @@ FAMILIES: dict[str, str] = {
 }
 READOUT_NAMES: dict[str, str] = {"linear": "linear", "mlp": "MLP"}
 READOUT_ORDER = ("linear", "mlp")
+SUPERVISION_ORDER = ("last", "prefixes")  # the paper's first
 # Families the paper compares with both readouts: their label always names the readout.
 READOUT_IN_LABEL = frozenset({"sdssm", "diagonal+B", "diagonal"})
 
@@ -55,25 +60,34 @@ LEGEND = (f"{COMMUTATIVE_MARK} commutative automaton; unmarked: non-commutative;
           f"{UNKNOWN_MARK} commutativity unknown.")
 
 
-def family_label(variant: str) -> str:
-    return FAMILIES.get(variant, variant)
+def family_label(variant: str, supervision: str | None = None) -> str:
+    """'SD-SSM'; with a supervision to show, 'SD-SSM (supervision=prefixes)'."""
+    family = FAMILIES.get(variant, variant)
+    return f"{family} (supervision={supervision})" if supervision else family
 
 
-def model_label(variant: str, readout: str) -> str:
-    """The row label of a trial, e.g. model_label('sdssm', 'mlp') == 'SD-SSM (MLP)'."""
-    family = family_label(variant)
-    readout_name = READOUT_NAMES.get(readout, readout)
+def model_label(variant: str, readout: str, supervision: str | None = None) -> str:
+    """The row label of a trial, e.g. model_label('sdssm', 'mlp') == 'SD-SSM (MLP)';
+    model_label('sdssm', 'linear', 'prefixes') == 'SD-SSM (linear, supervision=prefixes)'."""
+    family = FAMILIES.get(variant, variant)
+    parts = []
     if variant in READOUT_IN_LABEL or readout != "linear":
-        return f"{family} ({readout_name})"
-    return family
+        parts.append(READOUT_NAMES.get(readout, readout))
+    if supervision:
+        parts.append(f"supervision={supervision}")
+    return f"{family} ({', '.join(parts)})" if parts else family
 
 
-def model_sort_key(variant: str, readout: str) -> tuple[int, str, int, str]:
-    """Known families in FAMILIES order, linear before MLP; unknown families after, alphabetically."""
+def model_sort_key(variant: str, readout: str, supervision: str | None = None) -> tuple[int, str, int, str, int, str]:
+    """Known families in FAMILIES order, linear before MLP, supervision last before prefixes; unknown
+    families after, alphabetically."""
     families = list(FAMILIES)
     rank = families.index(variant) if variant in families else len(families)
     readout_rank = READOUT_ORDER.index(readout) if readout in READOUT_ORDER else len(READOUT_ORDER)
-    return (rank, variant, readout_rank, readout)
+    supervision = supervision or SUPERVISION_ORDER[0]
+    supervision_rank = (SUPERVISION_ORDER.index(supervision) if supervision in SUPERVISION_ORDER
+                        else len(SUPERVISION_ORDER))
+    return (rank, variant, readout_rank, readout, supervision_rank, supervision)
 
 
 def _natural(text: str) -> tuple[Any, ...]:

@@ -3,6 +3,10 @@
 `load(store, sweeps)` reads the store once (`Store.frames`) and returns a `ReportData`: one row per trial
 with typed columns and the labels every table uses (model_label, task_label, percentages, state flags),
 the final per-length accuracies, and the row/column orders. Nothing here formats text.
+
+Which sweeps (select_sweeps): the ones named; else, with all_sweeps, every sweep in the store; else the
+sweep run most recently. Several sweeps are never pooled: the tables are built per sweep
+(`ReportData.only(sweep)`), and a trial that belongs to two sweeps counts in each.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.labels import TaskFacts, family_label, model_label, model_sort_key, task_facts, task_sort_key
-from sdssm.sweep.store import DONE_STATUSES, FAILED, PENDING, RUNNING, STATUSES, Store
+from sdssm.sweep.store import DONE_STATUSES, FAILED, PENDING, RUNNING, STATUSES, Store, distinct_task_labels
 
 
 class ReportError(ValueError):
@@ -24,19 +28,26 @@ class ReportError(ValueError):
 
 NUMERIC_COLUMNS = ("seed", "lr", "weight_decay", "k", "p", "state_size", "train_max_length",
                    "test_max_length", "attempts", "steps", "wall_time_s", "solved_step", "solved_wall_time_s",
-                   "in_range_accuracy", "beyond_accuracy")
+                   "in_range_accuracy", "beyond_accuracy", "peak_beyond_accuracy", "n_evals")
 ACTIVE_STATUSES = frozenset({PENDING, RUNNING})
+DEFAULT_SUPERVISION = "last"  # what a trial stored before the supervision field existed was trained with
+
+# How the sweeps of a report were chosen (ReportData.chosen).
+NAMED, LATEST, ALL = "named", "latest", "all"
 
 
 @dataclass
 class ReportData:
     """Everything the tables and plots read.
 
-    trials: one row per trial, ordered by task, model, seed. Besides the store's columns:
-      model_label, family, task_params (dict), in_range_pct / beyond_pct (accuracy x 100),
-      done (status in DONE_STATUSES), has_result (done and a beyond accuracy recorded),
-      active (pending or running), failed, solved (a solved_step was recorded, or status 'solved').
+    trials: one row per trial (unique key), ordered by task, model, seed. Besides the store's columns:
+      task_label (one task instance, see analysis.labels), supervision, model_label, family,
+      task_params (dict), in_range_pct / beyond_pct (accuracy x 100, final evaluation), peak_pct (the
+      best periodic evaluation x 100; NaN without one), done (status in DONE_STATUSES), has_result (done
+      and a beyond accuracy recorded), active (pending or running), failed, solved (a solved_step was
+      recorded, or status 'solved').
     lengths: trial_key, length, accuracy of the final evaluations; unlabelled lengths (NULL) dropped.
+    memberships: (sweep, key), a trial may be in several sweeps.
     """
 
     url: str
@@ -47,6 +58,19 @@ class ReportData:
     task_order: list[str] = field(default_factory=list)  # task labels, paper order
     model_order: list[str] = field(default_factory=list)  # model labels, row order
     facts: dict[str, TaskFacts] = field(default_factory=dict)  # by task label
+    chosen: str = NAMED  # how the sweeps were chosen: named, latest (the default) or all
+
+    def only(self, sweep: str) -> ReportData:
+        """The same data restricted to one sweep's trials (orders keep only its models and tasks)."""
+        memberships = self.memberships[self.memberships["sweep"] == sweep].reset_index(drop=True)
+        keys = set(memberships["key"])
+        trials = self.trials[self.trials["key"].isin(keys)].reset_index(drop=True)
+        lengths = self.lengths[self.lengths["key"].isin(keys)].reset_index(drop=True)
+        tasks, models = set(trials["task_label"]), set(trials["model_label"])
+        task_order = [task for task in self.task_order if task in tasks]
+        return ReportData(url=self.url, sweeps=[sweep], trials=trials, lengths=lengths, memberships=memberships,
+                          task_order=task_order, model_order=[m for m in self.model_order if m in models],
+                          facts={task: self.facts[task] for task in task_order}, chosen=self.chosen)
 
     def status_counts(self) -> pd.DataFrame:
         """Trials per sweep and status (rows: sweeps, then 'all'; columns: every status, 'total')."""
@@ -60,10 +84,12 @@ class ReportData:
         return table
 
 
-def load(store: Store, sweeps: Sequence[str] | None = None) -> ReportData:
-    """Read the named sweeps (all when None or empty) from the store.
+def select_sweeps(store: Store, sweeps: Sequence[str] | None = None, all_sweeps: bool = False
+                  ) -> tuple[list[str], str]:
+    """(sweep names, how they were chosen): the named ones; else every sweep (all_sweeps, in the order
+    they were created); else the sweep run most recently (`run` records when it last ran each sweep).
 
-    Raises ReportError when a named sweep does not exist (naming those that do) or there are no trials.
+    Raises ReportError when a named sweep does not exist (naming those that do) or the store has none.
     """
     existing = store.sweep_names()
     if sweeps:
@@ -72,14 +98,27 @@ def load(store: Store, sweeps: Sequence[str] | None = None) -> ReportData:
             known = ", ".join(existing) if existing else "none"
             raise ReportError(f"no sweep named {', '.join(map(repr, missing))} in {store.url} "
                               f"(sweeps there: {known})")
-        names = list(dict.fromkeys(sweeps))
-    else:
-        names = existing
-    frames = store.frames(names if sweeps else None, tables=("trials", "lengths"))
+        return list(dict.fromkeys(sweeps)), NAMED
+    if not existing:
+        raise ReportError(f"no trials in {store.url}: run a sweep first (sdssm-sweep run SPEC)")
+    if all_sweeps:
+        return existing, ALL
+    return store.sweeps_by_last_run()[:1], LATEST
+
+
+def load(store: Store, sweeps: Sequence[str] | None = None, *, all_sweeps: bool = False) -> ReportData:
+    """Read the sweeps chosen by select_sweeps from the store.
+
+    Raises ReportError when a named sweep does not exist (naming those that do) or there are no trials.
+    """
+    names, chosen = select_sweeps(store, sweeps, all_sweeps)
+    frames = store.frames(names, tables=("trials", "lengths", "peaks"))
     trials = frames["trials"]
     if trials.empty:
-        where = f"sweep(s) {', '.join(names)}" if sweeps else store.url
-        raise ReportError(f"no trials in {where}: run a sweep first (sdssm-sweep run SPEC)")
+        raise ReportError(f"no trials in sweep(s) {', '.join(names)}: run a sweep first (sdssm-sweep run SPEC)")
+    peaks = frames["peaks"].set_index("key")
+    trials = trials.assign(peak_beyond_accuracy=trials["key"].map(peaks["peak_beyond_accuracy"]),
+                           n_evals=trials["key"].map(peaks["n_evals"]))
     trials = _tidy_trials(trials)
     lengths = frames["lengths"].rename(columns={"trial_key": "key"})
     lengths = lengths.astype({"length": "int64"}).assign(
@@ -92,41 +131,54 @@ def load(store: Store, sweeps: Sequence[str] | None = None) -> ReportData:
         (task_sort_key(row.task, row.task_label), row.task_label) for row in firsts.itertuples())]
     models = trials.drop_duplicates("model_label")
     model_order = [label for _, label in sorted(
-        (model_sort_key(row.variant, row.readout), row.model_label) for row in models.itertuples())]
+        (model_sort_key(row.variant, row.readout, row.supervision), row.model_label)
+        for row in models.itertuples())]
     return ReportData(url=store.url, sweeps=names, trials=trials, lengths=lengths,
                       memberships=frames["memberships"], task_order=task_order, model_order=model_order,
-                      facts=facts)
+                      facts=facts, chosen=chosen)
 
 
 def _tidy_trials(raw: pd.DataFrame) -> pd.DataFrame:
     trials = raw.copy()
     for column in NUMERIC_COLUMNS:
         trials[column] = pd.to_numeric(trials[column], errors="coerce").astype("float64")
-    trials["model_label"] = [model_label(v, r) for v, r in zip(trials["variant"], trials["readout"])]
-    trials["family"] = trials["variant"].map(family_label)
-    trials["task_params"] = trials["config"].map(_task_params)
+    configs = trials["config"].map(_config)
+    trials["task_params"] = configs.map(_task_params)
+    # One column per task instance; the stored task_label of older databases is not trusted for that.
+    trials["task_label"] = distinct_task_labels(zip(trials["task"], trials["task_params"]))
+    trials["supervision"] = configs.map(lambda c: c.get("supervision") or DEFAULT_SUPERVISION)
+    # Supervision joins the row label as soon as any trial was not supervised the paper's way.
+    shown = set(trials["supervision"]) != {DEFAULT_SUPERVISION}
+    trials["model_label"] = [model_label(v, r, s if shown else None)
+                             for v, r, s in zip(trials["variant"], trials["readout"], trials["supervision"])]
+    trials["family"] = [family_label(v, s if shown else None) for v, s in zip(trials["variant"], trials["supervision"])]
     trials["in_range_pct"] = trials["in_range_accuracy"] * 100.0
     trials["beyond_pct"] = trials["beyond_accuracy"] * 100.0
+    trials["peak_pct"] = trials["peak_beyond_accuracy"] * 100.0
     trials["done"] = trials["status"].isin(DONE_STATUSES)
     trials["has_result"] = trials["done"] & trials["beyond_pct"].notna()
     trials["active"] = trials["status"].isin(ACTIVE_STATUSES)
     trials["failed"] = trials["status"] == FAILED
     trials["solved"] = trials["done"] & (trials["solved_step"].notna() | (trials["status"] == "solved"))
     trials["error_line"] = trials["error"].map(_first_line)
-    sort_keys = [(task_sort_key(task, label), model_sort_key(variant, readout), seed, key)
-                 for task, label, variant, readout, seed, key in zip(
-                     trials["task"], trials["task_label"], trials["variant"], trials["readout"], trials["seed"],
-                     trials["key"])]
+    sort_keys = [(task_sort_key(task, label), model_sort_key(variant, readout, supervision), seed, key)
+                 for task, label, variant, readout, supervision, seed, key in zip(
+                     trials["task"], trials["task_label"], trials["variant"], trials["readout"],
+                     trials["supervision"], trials["seed"], trials["key"])]
     order = sorted(range(len(trials)), key=sort_keys.__getitem__)
     return trials.iloc[order].reset_index(drop=True)
 
 
-def _task_params(config: Any) -> dict[str, Any]:
+def _config(config: Any) -> dict[str, Any]:
     try:
         data = json.loads(config) if isinstance(config, str) else dict(config or {})
     except (TypeError, ValueError):
         return {}
-    params = data.get("task_params") if isinstance(data, dict) else None
+    return data if isinstance(data, dict) else {}
+
+
+def _task_params(config: dict[str, Any]) -> dict[str, Any]:
+    params = config.get("task_params")
     return dict(params) if isinstance(params, dict) else {}
 
 

@@ -11,10 +11,14 @@ import pandas as pd
 from analysis.cells import EMPTY, OK, PARTIAL_MARK, pct
 from analysis.curves import CurvePlot
 from analysis.labels import LEGEND
-from analysis.load import ReportData
+from analysis.load import ALL, LATEST, ReportData
 
 AGGREGATION_NOTE = (
-    "Accuracy is the mean over test lengths beyond the training range (final evaluation), in %. "
+    "Accuracy is the mean over test lengths beyond the training range, in %, of the trial's **final** "
+    "evaluation (final_eval_samples fresh strings per length, after training ended). It is not the *peak "
+    "(periodic eval)*: the best of the periodic evaluations during training (eval_samples strings per "
+    "length), which the live progress panel and `status` also show; a peak can be well above the final "
+    "value. "
     "A cell reads **best (mean ± std, n=seeds)**: *best* is the highest accuracy over all trials of the cell "
     "(seeds and hyperparameters); the mean and the sample standard deviation are over seeds, of each seed's "
     "best trial over the other hyperparameters (no ± with one seed). Trials count when they finished with a "
@@ -22,6 +26,20 @@ AGGREGATION_NOTE = (
     "Cells without a result read *running* (a trial is pending or running), *failed* (every trial failed), "
     f"*no result* (finished without an accuracy) or *{EMPTY}* (no trial); "
     f"{PARTIAL_MARK} marks a result while some trials of the cell are still pending or running.")
+SWEEPS_NOTE = ("Several sweeps: every table is built per sweep (the *sweep* column); a cell never pools "
+               "trials of different sweeps, and a trial that belongs to several sweeps counts in each.")
+
+
+def several(data: ReportData) -> bool:
+    """Whether the report covers several sweeps (its tables then carry a sweep column)."""
+    return len(data.sweeps) > 1
+
+
+def _sweep_column(table: pd.DataFrame, frame: pd.DataFrame, data: ReportData) -> pd.DataFrame:
+    """`table` (rows aligned with `frame`) with the frame's sweep as its first column, when several."""
+    if several(data) and "sweep" in frame:
+        table.insert(0, "sweep", list(frame["sweep"]))
+    return table
 
 
 def md_table(frame: pd.DataFrame, index: bool = False) -> str:
@@ -54,9 +72,13 @@ def _num(value: Any, spec: str = "g") -> str:
 
 
 def header(data: ReportData, counts: pd.DataFrame) -> str:
+    how = {LATEST: " (the sweep run most recently; `--sweep NAME ...` reads others, `--all-sweeps` every one)",
+           ALL: " (every sweep in the database)"}.get(data.chosen, "")
     lines = ["# SD-SSM sweep report", "",
-             f"**Sweeps:** {', '.join(f'`{name}`' for name in data.sweeps)}  ",
+             f"**Sweeps:** {', '.join(f'`{name}`' for name in data.sweeps)}{how}  ",
              f"**Database:** `{data.url}`", ""]
+    if several(data):
+        lines += [SWEEPS_NOTE, ""]
     totals = counts.loc["all"]
     summary = ", ".join(f"{totals[s]} {s}" for s in counts.columns if s != "total" and totals[s])
     lines.append(f"**Trials:** {totals['total']} ({summary})")
@@ -74,22 +96,29 @@ def header(data: ReportData, counts: pd.DataFrame) -> str:
 
 def table1(frame: pd.DataFrame, data: ReportData) -> str:
     headers = {task: task + data.facts[task].mark for task in data.task_order}
-    grid = frame.pivot(index="model", columns="task", values="cell").reindex(
-        index=data.model_order, columns=data.task_order).rename(columns=headers)
-    grid.index.name = "model"
+    if several(data):  # one block of rows per sweep: its models, in row order
+        grid = frame.pivot(index=["sweep", "model"], columns="task", values="cell").reindex(
+            index=pd.MultiIndex.from_frame(frame[["sweep", "model"]].drop_duplicates()),
+            columns=data.task_order).rename(columns=headers)
+    else:
+        grid = frame.pivot(index="model", columns="task", values="cell").reindex(
+            index=data.model_order, columns=data.task_order).rename(columns=headers)
+        grid.index.name = "model"
     kinds = ", ".join(f"{task} {data.facts[task].kind}" for task in data.task_order)
     out = ["## Table 1: length generalization", "", AGGREGATION_NOTE, "",
            md_table(grid.reset_index()), "", LEGEND + f" ({kinds})", "",
            "### Best cells: hyperparameters and counts", "",
-           "*trials*: trials with a result / all trials of the cell.", ""]
+           "*final %*: the best trial's final evaluation (the cell's number); *peak (periodic eval) %*: the "
+           "same trial's best periodic evaluation. *trials*: trials with a result / all trials of the cell.", ""]
     rows = frame[frame["n_trials"] > 0]
     table = pd.DataFrame({
-        "model": rows["model"], "task": rows["task"], "best %": rows["best_pct"].map(pct),
+        "model": rows["model"], "task": rows["task"], "final %": rows["best_pct"].map(pct),
+        "peak (periodic eval) %": rows["best_peak_pct"].map(pct),
         "lr": rows["best_lr"].map(_num), "k": rows["best_k"].map(_num), "p": rows["best_p"].map(_num),
         "weight decay": rows["best_weight_decay"].map(_num), "seed": rows["best_seed"].map(_num),
         "status": rows["best_status"].map(lambda s: s or EMPTY), "steps": rows["best_steps"].map(_num),
         "trials": _trial_counts(rows)})
-    out.append(md_table(table))
+    out.append(md_table(_sweep_column(table, rows, data)))
     return "\n".join(out) + "\n"
 
 
@@ -105,7 +134,7 @@ def _trial_counts(frame: pd.DataFrame, done: str = "n_results") -> list[str]:
         frame["n_failed"])]
 
 
-def readout_ablation(frame: pd.DataFrame) -> str:
+def readout_ablation(frame: pd.DataFrame, data: ReportData) -> str:
     out = ["## Readout ablation: linear vs MLP", "",
            "Per task and model family with both readouts. *In-dist.* is the mean accuracy over the training "
            "lengths, *beyond* over the longer test lengths (%). Each readout's best trial is chosen by its "
@@ -130,19 +159,21 @@ def readout_ablation(frame: pd.DataFrame) -> str:
         "Δ mean beyond": pct(row["delta_mean_beyond_pct"], signed=True),
         "trials linear / MLP": f"{row['linear_counts']} / {row['mlp_counts']}",
     } for _, row in frame.iterrows()])
-    out.append(md_table(table))
+    out.append(md_table(_sweep_column(table, frame, data)))
     return "\n".join(out) + "\n"
 
 
-def sensitivity(frame: pd.DataFrame) -> str:
+def sensitivity(frame: pd.DataFrame, data: ReportData) -> str:
     out = ["## Sensitivity (SD-SSM)", "",
            "Beyond-training accuracy (%) as **best / mean over seeds** per (k, p) and per learning rate, each "
            "aggregated over the other hyperparameters like a Table 1 cell.", ""]
     if frame.empty:
         out.append("_No SD-SSM trials._")
         return "\n".join(out) + "\n"
-    for (task, model), group in frame.groupby(["task", "model"], sort=False):
-        out += [f"### {task}: {model}", ""]
+    keys = ["sweep", "task", "model"] if several(data) else ["task", "model"]
+    for key, group in frame.groupby(keys, sort=False):
+        *sweep, task, model = key
+        out += [f"### {task}: {model}" + (f" (sweep {sweep[0]})" if sweep else ""), ""]
         grid = group[group["axis"] == "k×p"].copy()
         grid["text"] = [_best_mean(row) for _, row in grid.iterrows()]
         pivot = grid.pivot(index="k", columns="p", values="text").fillna(EMPTY)
@@ -170,32 +201,40 @@ def curves(plots: Iterable[CurvePlot]) -> str:
            "range is shaded, chance level dotted.", ""]
     for plot in plots:
         assert plot.path is not None
-        out += [f"### {plot.task}", "", f"![{plot.task}]({plot.path.name})", ""]
+        title = plot.task + (f" (sweep {plot.sweep})" if plot.sweep else "")
+        out += [f"### {title}", "", f"![{title}]({plot.path.name})", ""]
         if plot.missing:
             out += ["No curve: " + "; ".join(f"{m} ({why})" for m, why in plot.missing.items()) + ".", ""]
     return "\n".join(out)
 
 
-def time_to_solve(frame: pd.DataFrame) -> str:
+def time_to_solve(frame: pd.DataFrame, data: ReportData) -> str:
     out = ["## Time to solve", "",
-           "Solved: the beyond-training accuracy reached the trial's solve threshold. Steps and wall time at "
-           "which it was first reached, median and minimum over solved trials.", ""]
+           "Solved: a **periodic evaluation** (eval_samples strings per length) reached the trial's solve "
+           "threshold on the lengths beyond training (its final evaluation, the Table 1 number, can be lower). "
+           "Steps and wall time (training time, evaluations excluded) at which it was first reached: the "
+           "median and minimum over solved trials (unsolved trials are not in them: see *solved / done*), "
+           "and per seed the seed's fastest solve, in the order of *seeds* (*not solved*: done without "
+           "solving). Rows of one task sit together, so models (or supervisions) compare row by row.", ""]
     table = pd.DataFrame({
-        "model": frame["model"], "task": frame["task"],
+        "task": frame["task"], "model": frame["model"],
         "solved / done": [f"{s}/{d}" for s, d in zip(frame["n_solved"], frame["n_done"])],
         "trials": _trial_counts(frame, done=""),
         "median steps": frame["median_solved_step"].map(lambda v: _num(v, ".0f")),
         "min steps": frame["min_solved_step"].map(lambda v: _num(v, ".0f")),
         "median wall (s)": frame["median_solved_wall_s"].map(lambda v: _num(v, ".1f")),
-        "min wall (s)": frame["min_solved_wall_s"].map(lambda v: _num(v, ".1f"))})
-    out.append(md_table(table))
+        "min wall (s)": frame["min_solved_wall_s"].map(lambda v: _num(v, ".1f")),
+        "seeds": frame["seeds"], "steps per seed": frame["solved_step_by_seed"],
+        "wall (s) per seed": frame["solved_wall_s_by_seed"]})
+    out.append(md_table(_sweep_column(table, frame, data)))
     return "\n".join(out) + "\n"
 
 
-def failures(frame: pd.DataFrame) -> str:
+def failures(frame: pd.DataFrame, data: ReportData) -> str:
     out = ["## Failed trials", ""]
     if frame.empty:
         out.append("_No failed trials._")
     else:
-        out.append(md_table(frame.assign(error=frame["error"].map(lambda e: e or "(no message)"))))
+        table = frame.assign(error=frame["error"].map(lambda e: e or "(no message)"))
+        out.append(md_table(table if several(data) else table.drop(columns="sweep", errors="ignore")))
     return "\n".join(out) + "\n"

@@ -1,5 +1,8 @@
 """Assemble the report: `build_report(store, sweeps, out_dir, fmt)` is what `sdssm-sweep report` calls.
 
+Sweeps: the named ones, else every sweep with all_sweeps, else the sweep run most recently
+(analysis.load.select_sweeps). Each table is computed per sweep (a `sweep` column): cells never pool sweeps.
+
 Always writes OUT/report.md and one PNG per task (curves_<task>.png) beside it; `--format csv` adds one CSV
 per table (table1, readout_ablation, sensitivity, time_to_solve, failures, status), `--format json` one
 report.json holding every table as records. The returned Report's `text` is what the CLI prints: the
@@ -37,8 +40,10 @@ class Report:
     plots: list[CurvePlot] = field(default_factory=list)
 
 
-def build_report(store: Store, sweeps: Sequence[str] | None, out_dir: Path, fmt: str = "markdown") -> Report:
-    """Read the sweeps (all when None/empty), write the report into out_dir, return it.
+def build_report(store: Store, sweeps: Sequence[str] | None, out_dir: Path, fmt: str = "markdown", *,
+                 all_sweeps: bool = False) -> Report:
+    """Read the sweeps (named; else all with all_sweeps; else the latest run), write the report into
+    out_dir, return it.
 
     Raises ReportError (a ValueError) for an unknown format, an unusable out_dir, a sweep name the store
     does not hold, or a store without trials.
@@ -48,7 +53,7 @@ def build_report(store: Store, sweeps: Sequence[str] | None, out_dir: Path, fmt:
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ReportError(f"report folder {out_dir} exists and is not a folder")
-    data = load(store, sweeps)
+    data = load(store, sweeps, all_sweeps=all_sweeps)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -75,17 +80,19 @@ def build_report(store: Store, sweeps: Sequence[str] | None, out_dir: Path, fmt:
 
 
 def compute_tables(data: ReportData) -> dict[str, pd.DataFrame]:
-    return {"table1": tables.table1(data), "readout_ablation": tables.readout_ablation(data),
-            "sensitivity": tables.sensitivity(data), "time_to_solve": tables.time_to_solve(data),
-            "failures": tables.failures(data)}
+    """Every table, each built per sweep (tables.per_sweep)."""
+    builders = {"table1": tables.table1, "readout_ablation": tables.readout_ablation,
+                "sensitivity": tables.sensitivity, "time_to_solve": tables.time_to_solve,
+                "failures": tables.failures}
+    return {name: tables.per_sweep(builder, data) for name, builder in builders.items()}
 
 
 def assemble_markdown(data: ReportData, frames: dict[str, pd.DataFrame], counts: pd.DataFrame,
                       plots: list[CurvePlot]) -> str:
     sections = [render.header(data, counts), render.table1(frames["table1"], data),
-                render.readout_ablation(frames["readout_ablation"]), render.sensitivity(frames["sensitivity"]),
-                render.curves(plots), render.time_to_solve(frames["time_to_solve"]),
-                render.failures(frames["failures"])]
+                render.readout_ablation(frames["readout_ablation"], data),
+                render.sensitivity(frames["sensitivity"], data), render.curves(plots),
+                render.time_to_solve(frames["time_to_solve"], data), render.failures(frames["failures"], data)]
     return "\n".join(section.rstrip() + "\n" for section in sections)
 
 
@@ -97,14 +104,14 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def json_document(data: ReportData, frames: dict[str, pd.DataFrame], counts: pd.DataFrame,
                   plots: list[CurvePlot]) -> dict[str, Any]:
     return {
-        "sweeps": data.sweeps, "database": data.url,
+        "sweeps": data.sweeps, "sweeps_chosen": data.chosen, "database": data.url,
         "status_counts": {str(sweep): {k: int(v) for k, v in row.items()} for sweep, row in counts.iterrows()},
-        "notes": {"aggregation": render.AGGREGATION_NOTE, "tasks": LEGEND,
+        "notes": {"aggregation": render.AGGREGATION_NOTE, "tasks": LEGEND, "sweeps": render.SWEEPS_NOTE,
                   "units": "accuracies in percent (accuracy x 100), unrounded"},
         "tasks": [{"task": task, "commutative": data.facts[task].kind} for task in data.task_order],
         "models": data.model_order,
         "tables": {name: records(frame) for name, frame in frames.items()},
-        "plots": [{"task": p.task, "file": p.path.name if p.path else None, "trial_keys": p.trial_keys,
+        "plots": [{"sweep": p.sweep, "task": p.task, "file": p.path.name if p.path else None, "trial_keys": p.trial_keys,
                    "missing": p.missing, "train_max_length": p.train_max_length, "chance": p.chance}
                   for p in plots],
     }

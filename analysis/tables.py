@@ -3,12 +3,18 @@
 Each builder takes a `ReportData` and returns one long-format frame, written as-is to CSV/JSON; the
 markdown renderer (analysis/render.py) pivots and formats them. No cell is ever dropped: a model × task
 pair with no result has a row with state 'running', 'failed', 'no result' or '—' and NaN numbers.
-Percentages are accuracy × 100, unrounded.
+Percentages are accuracy × 100, unrounded; accuracies are the final evaluation's unless a column says
+peak (the best periodic evaluation, on fewer strings, never used for a cell).
+
+A report of several sweeps builds each table per sweep (`per_sweep`: a leading `sweep` column), so a cell
+never pools trials of different sweeps (different budgets, say) and a trial shared by two sweeps counts in
+each.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -39,6 +45,15 @@ def _int_columns(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return frame
 
 
+def per_sweep(builder: Callable[[ReportData], pd.DataFrame], data: ReportData) -> pd.DataFrame:
+    """`builder`'s table for each sweep of `data` on its own, concatenated with a leading `sweep` column."""
+    frames = [builder(data.only(sweep)) for sweep in data.sweeps]
+    for sweep, frame in zip(data.sweeps, frames):
+        frame.insert(0, "sweep", sweep)
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    return frame
+
+
 def table1(data: ReportData) -> pd.DataFrame:
     """Every model × task cell: best / mean / std of the beyond-training accuracy, the best trial's
     hyperparameters, and counts."""
@@ -52,7 +67,7 @@ def table1(data: ReportData) -> pd.DataFrame:
                 "model": model, "task": task, "commutative": data.facts[task].kind,
                 "state": summary.state, "partial": summary.partial, "cell": cell_text(summary),
                 "best_pct": summary.best_of(), "mean_pct": summary.mean(), "std_pct": summary.std(),
-                **_counts(summary), **_hparams(summary)})
+                "best_peak_pct": summary.best_of("peak_pct"), **_counts(summary), **_hparams(summary)})
     frame = pd.DataFrame(rows)
     return _int_columns(frame, ["best_k", "best_seed", "best_steps"])
 
@@ -68,7 +83,7 @@ def readout_ablation(data: ReportData) -> pd.DataFrame:
     rows = []
     for task in data.task_order:
         in_task = trials[trials["task_label"] == task]
-        for variant, family_trials in in_task.groupby("variant", sort=False):
+        for _, family_trials in in_task.groupby(["variant", "supervision"], sort=False):  # readouts of one model
             readouts = set(family_trials["readout"])
             if not {"linear", "mlp"} <= readouts:
                 continue
@@ -128,26 +143,52 @@ def sensitivity(data: ReportData) -> pd.DataFrame:
 
 
 def time_to_solve(data: ReportData) -> pd.DataFrame:
-    """Per model × task with trials: how many solved out of those done, and the median / min of the
-    step and wall time at which they were solved (over solved trials)."""
+    """Per task × model with trials (task outermost, so the rows of one task sit together, e.g. the two
+    supervisions of a model): how many solved out of those done, the median / min of the step and wall
+    time at which they were solved (over solved trials), and per seed the seed's fastest solve.
+
+    Per seed ('seeds', 'solved_step_by_seed', 'solved_wall_s_by_seed', aligned comma-separated lists): the
+    solved trial of that seed with the fewest steps, or why there is none: 'not solved' (done, none
+    solved), 'running' (some trial pending or running), 'failed' (every trial failed).
+    """
     trials = data.trials
     rows = []
-    for model in data.model_order:
-        for task in data.task_order:
+    for task in data.task_order:
+        for model in data.model_order:
             cell = trials[(trials["model_label"] == model) & (trials["task_label"] == task)]
             if cell.empty:
                 continue
             solved = cell[cell["solved"]]
             steps, walls = solved["solved_step"].dropna(), solved["solved_wall_time_s"].dropna()
+            seeds, by_step, by_wall = _per_seed(cell)
             rows.append({
                 "model": model, "task": task, "n_solved": len(solved), "n_done": int(cell["done"].sum()),
                 "n_trials": len(cell), "n_pending_running": int(cell["active"].sum()),
                 "n_failed": int(cell["failed"].sum()),
                 "median_solved_step": _stat(steps, "median"), "min_solved_step": _stat(steps, "min"),
-                "median_solved_wall_s": _stat(walls, "median"), "min_solved_wall_s": _stat(walls, "min")})
+                "median_solved_wall_s": _stat(walls, "median"), "min_solved_wall_s": _stat(walls, "min"),
+                "seeds": seeds, "solved_step_by_seed": by_step, "solved_wall_s_by_seed": by_wall})
     columns = ["model", "task", "n_solved", "n_done", "n_trials", "n_pending_running", "n_failed",
-               "median_solved_step", "min_solved_step", "median_solved_wall_s", "min_solved_wall_s"]
+               "median_solved_step", "min_solved_step", "median_solved_wall_s", "min_solved_wall_s", "seeds",
+               "solved_step_by_seed", "solved_wall_s_by_seed"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def _per_seed(cell: pd.DataFrame) -> tuple[str, str, str]:
+    seeds, steps, walls = [], [], []
+    for seed, group in cell.groupby("seed", sort=True, dropna=False):
+        seeds.append("?" if pd.isna(seed) else f"{seed:g}")
+        solved = group[group["solved"] & group["solved_step"].notna()]
+        if not solved.empty:
+            fastest = solved.loc[solved["solved_step"].idxmin()]
+            steps.append(f"{fastest['solved_step']:.0f}")
+            wall = fastest["solved_wall_time_s"]
+            walls.append("—" if pd.isna(wall) else f"{wall:.1f}")
+            continue
+        why = "running" if group["active"].any() else "failed" if group["failed"].all() else "not solved"
+        steps.append(why)
+        walls.append(why)
+    return ", ".join(seeds), ", ".join(steps), ", ".join(walls)
 
 
 def _stat(values: pd.Series, how: str) -> float:

@@ -11,8 +11,9 @@ Contract (DESIGN.md):
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, create_engine,
-    bindparam, event, inspect, or_, select, update,
+    bindparam, event, func, inspect, or_, select, update,
 )
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
@@ -60,6 +61,8 @@ class Sweep(Base):
     spec_path: Mapped[str] = mapped_column(Text, default="")
     spec_text: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Set each time `run` registers the sweep (runner.plan), so it is when the sweep was last run: the
+    # report's default sweep is the one with the latest (Store.sweeps_by_last_run).
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -144,12 +147,88 @@ def variant_of(config: TrialConfig) -> str:
     return config.model
 
 
+# Task labels: one label per task instance (a task and its parameters), the name the task gives itself
+# (Task.name). Found without building the task (so without importing torch) where the name is known:
+# a task without parameters is named as registered ('parity_check', 'D4'); Dn with n=7 is 'D7' and C2xCn
+# with n=30 'C2xC30' (tasks/catalog.py); a user automaton has its spec's `name`. tests/analysis holds these
+# to the registry. Any other parametrised task is built once (cached) to ask it.
+_NAMED_BY_N = {"Dn": "D{n}", "C2xCn": "C2xC{n}"}
+
+
+def task_label(task: str, params: Mapping[str, Any] | None = None) -> str:
+    """The name of one task instance, as the task names itself: 'parity_check', 'D7' (Dn, n=7), 'C2xC30',
+    a user automaton's `name` ('automaton' without one; the file's stem when given by path). Where the
+    task cannot be built (unknown here, bad parameters): 'task(a=1,b=2)'. Not unique: a task may ignore a
+    parameter in its name; distinct_task_labels tells instances apart."""
+    params = dict(params or {})
+    if not params:
+        return task
+    if task == "automaton":
+        spec = params.get("spec")
+        if isinstance(spec, Mapping) and spec.get("name") not in (None, ""):
+            return str(spec["name"])
+        if params.get("path"):
+            return Path(str(params["path"])).stem
+        return task
+    n = params.get("n")
+    if task in _NAMED_BY_N and set(params) == {"n"} and isinstance(n, int) and not isinstance(n, bool):
+        return _NAMED_BY_N[task].format(n=n)
+    return _registry_name(task, _canonical(params)) or task + _params_text(params)
+
+
+@functools.lru_cache(maxsize=256)
+def _registry_name(task: str, params_json: str) -> str | None:
+    try:
+        import tasks  # noqa: PLC0415 - torch; only for parametrised tasks the rules above do not name
+
+        name = tasks.get(task, **json.loads(params_json)).name
+    except Exception:  # noqa: BLE001 - unknown task, refused parameters, a registry being edited
+        return None
+    return str(name) if name else None
+
+
+def _canonical(params: Mapping[str, Any]) -> str:
+    return json.dumps(params, sort_keys=True, default=str)
+
+
+def _params_text(params: Mapping[str, Any]) -> str:
+    return "(" + ",".join(f"{k}={'...' if isinstance(v, (dict, list)) else v}" for k, v in sorted(params.items())) + ")"
+
+
+def distinct_task_labels(instances: Iterable[tuple[str, Mapping[str, Any] | None]]) -> list[str]:
+    """task_label of each (task, params), unique per task instance (task and parameters), so a table never
+    pools two instances into one column. Instances that share a name are told apart by their parameters,
+    'flip_flop [p_write=0.3]', 'D4 [Dn n=4]' (D4 registered as such keeps 'D4'), or, for mapping-valued
+    parameters (automata), by a short hash of them: 'automaton [3f2a9c]'."""
+    pairs = [(task, dict(params or {})) for task, params in instances]
+    labels = [task_label(task, params) for task, params in pairs]
+    identities = [task + _canonical(params) for task, params in pairs]
+    owners: dict[str, set[str]] = {}
+    for label, identity in zip(labels, identities):
+        owners.setdefault(label, set()).add(identity)
+    out = []
+    for label, identity, (task, params) in zip(labels, identities, pairs):
+        if len(owners[label]) > 1 and (params or task != label):
+            if any(isinstance(v, (dict, list)) for v in params.values()):
+                label += f" [{_digest(identity)}]"
+            else:
+                where = " ".join(f"{k}={v}" for k, v in sorted(params.items()))
+                label += f" [{' '.join(part for part in (task if task != label else '', where) if part)}]"
+        out.append(label)
+    taken: dict[str, set[str]] = {}  # still shared (e.g. two tasks registered under one name): hash them
+    for label, identity in zip(out, identities):
+        taken.setdefault(label, set()).add(identity)
+    return [label if len(taken[label]) == 1 else f"{label} [{_digest(identity)}]"
+            for label, identity in zip(out, identities)]
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:6]
+
+
 def task_label_of(config: TrialConfig) -> str:
-    """Task column label: the task name, with its scalar parameters when it has any."""
-    scalars = {k: v for k, v in sorted(config.task_params.items()) if not isinstance(v, (dict, list))}
-    if not scalars:
-        return config.task
-    return config.task + "(" + ",".join(f"{k}={v}" for k, v in scalars.items()) + ")"
+    """Task column label of a trial (see task_label)."""
+    return task_label(config.task, config.task_params)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -383,6 +462,18 @@ class Store:
         with self.session() as session:
             return list(session.scalars(select(Sweep.name).order_by(Sweep.created_at)))
 
+    def sweeps_by_last_run(self) -> list[str]:
+        """Sweep names, the most recently run first (a rerun of an older sweep makes it the latest)."""
+        with self.session() as session:
+            return list(session.scalars(select(Sweep.name).order_by(Sweep.updated_at.desc(), Sweep.id.desc())))
+
+    def peak_accuracies(self, keys: Iterable[str]) -> dict[str, float]:
+        """Per trial, the highest beyond-training accuracy of its periodic evaluations (eval_samples
+        strings per length): a peak, not the final evaluation the report uses. Trials without one are absent."""
+        with self.session() as session:
+            return {key: peak for chunk in _chunks(keys) for key, peak, _ in session.execute(
+                _PEAKS.where(Metric.trial_key.in_(chunk))) if peak is not None}
+
     def trials(self, sweeps: Sequence[str] | None = None) -> list[Trial]:
         """Trials (detached ORM rows), of the named sweeps or all."""
         with self.session() as session:
@@ -394,11 +485,12 @@ class Store:
     def frames(self, sweeps: Sequence[str] | None = None,
                tables: Sequence[str] = ("trials", "metrics", "lengths")) -> dict[str, Any]:
         """pandas DataFrames for analysis, read in one transaction (a consistent snapshot):
-        'memberships' always, plus the named `tables` among 'trials', 'metrics', 'lengths'."""
+        'memberships' always, plus the named `tables` among 'trials', 'metrics', 'lengths', and 'peaks'
+        (key, peak_beyond_accuracy, n_evals: each trial's best periodic evaluation, see peak_accuracies)."""
         import pandas as pd
 
         models = {"trials": Trial, "metrics": Metric, "lengths": LengthAccuracy}
-        unknown = set(tables) - set(models)
+        unknown = set(tables) - set(models) - {"peaks"}
         if unknown:
             raise ValueError(f"unknown table(s) {', '.join(sorted(unknown))} (known: {', '.join(models)})")
         with self.session() as session:
@@ -409,6 +501,11 @@ class Store:
             memberships = pd.DataFrame(session.execute(member_query).all(), columns=["sweep", "key"])
             frames = {"memberships": memberships}
             for name in tables:
+                if name == "peaks":
+                    query = _PEAKS.where(Metric.trial_key.in_(_member_keys(sweeps))) if sweeps else _PEAKS
+                    frames[name] = pd.DataFrame(session.execute(query).all(),
+                                                columns=["key", "peak_beyond_accuracy", "n_evals"])
+                    continue
                 table = models[name].__table__
                 query = select(table)
                 if sweeps:
@@ -425,6 +522,8 @@ _ADVANCE_TRIAL = (
     update(Trial)
     .where(Trial.key == bindparam("b_key"), or_(Trial.steps.is_(None), Trial.steps <= bindparam("b_step")))
     .values(steps=bindparam("b_step"), wall_time_s=bindparam("b_wall"), updated_at=bindparam("b_stamp")))
+
+_PEAKS = select(Metric.trial_key, func.max(Metric.beyond_accuracy), func.count(Metric.id)).group_by(Metric.trial_key)
 
 _METRIC_COLUMNS = ("step", "loss", "train_accuracy", "in_range_accuracy", "beyond_accuracy", "wall_time_s")
 

@@ -12,7 +12,7 @@ from tests.analysis.synthetic import MOD, P, cfg
 
 NAN = math.nan
 SD, SD_MLP, DIAG, LSTM = "SD-SSM (linear)", "SD-SSM (MLP)", "Diagonal+B (linear)", "LSTM"
-PARITY, DN, MODA = "parity_check", "Dn(n=4)", "modular_arithmetic"
+PARITY, DN, MODA = "parity_check", "D4", "modular_arithmetic"  # Dn with n=4 is named D4
 MODELS = [SD, SD_MLP, DIAG, LSTM]  # row order
 TASKS = [PARITY, MODA, DN]  # paper order: parity, modular arithmetic, D4
 

@@ -9,8 +9,8 @@ parity_check (commutative), SD-SSM linear, 8 trials:
   -> best 100.0 (seed 0, lr 1e-4, k 8, p 1.2: first of the ties); per-seed best 100, 100, 90.
 parity_check, SD-SSM MLP: seeds 0, 1 (lr 1e-4, k 8, p 1.2): in-range 1.0, beyond 0.60 / 0.65.
 parity_check, Diagonal+B linear: seed 0 beyond 0.98; seed 1 failed.
-Dn(n=4) (non-commutative), SD-SSM linear: seed 0 solved 0.995; seed 1 running; seed 2 pending.
-Dn(n=4), Diagonal+B linear: seeds 0, 1 failed.   Dn(n=4), LSTM: seed 0 pending.
+Dn with n=4, labelled D4 (non-commutative), SD-SSM linear: seed 0 solved 0.995; seed 1 running; seed 2 pending.
+D4, Diagonal+B linear: seeds 0, 1 failed.   D4, LSTM: seed 0 pending.
 modular_arithmetic: SD-SSM linear diverged with beyond 0.55; SD-SSM MLP diverged with no accuracy;
   LSTM finished 0.30. Even lengths are unlabelled (NaN) in its per-length accuracies.
 Sweep "extra": RNN on parity_check (finished 0.5) and on toy_task (an unknown task; 0.9).

@@ -25,7 +25,7 @@ DRAWN = {
 def test_one_png_per_task(reports: dict[str, Report], fmt: str) -> None:
     pngs = [path for path in reports[fmt].files if path.suffix == ".png"]
     assert sorted(p.name for p in pngs) == sorted(["curves_parity_check.png", "curves_modular_arithmetic.png",
-                                                   "curves_Dn_n_4.png"])
+                                                   "curves_D4.png"])
     for path in pngs:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert path.stat().st_size > 10_000

@@ -42,12 +42,12 @@ def test_markdown_header_counts_and_warnings(reports: dict[str, Report]) -> None
 def test_markdown_table1_every_cell(reports: dict[str, Report]) -> None:
     rows = table(reports["markdown"].text, T1)
     assert [r["model"] for r in rows] == E.MODELS
-    assert list(rows[0]) == ["model", "parity_check†", "modular_arithmetic", "Dn(n=4)"]  # † = commutative
-    headers = {E.PARITY: "parity_check†", E.MODA: "modular_arithmetic", E.DN: "Dn(n=4)"}
+    assert list(rows[0]) == ["model", "parity_check†", "modular_arithmetic", "D4"]  # † = commutative
+    headers = {E.PARITY: "parity_check†", E.MODA: "modular_arithmetic", E.DN: "D4"}
     for (model, task), values in E.TABLE1.items():
         assert row(rows, model=model)[headers[task]] == values[1], (model, task)
     body = sections(reports["markdown"].text)[T1]
-    assert "† commutative automaton" in body and "Dn(n=4) non-commutative" in body
+    assert "† commutative automaton" in body and "D4 non-commutative" in body
     assert "sample standard deviation" in body  # the aggregation is documented
 
 
@@ -61,7 +61,7 @@ def test_markdown_best_cell_hyperparameters_and_counts(reports: dict[str, Report
     assert row(rows, model=E.SD, task=E.PARITY)["trials"] == "8/8"
     assert row(rows, model=E.SD, task=E.DN)["trials"] == "1/3 (2 pending/running)"
     assert row(rows, model=E.DIAG, task=E.DN)["trials"] == "0/2 (2 failed)"
-    assert row(rows, model=E.DIAG, task=E.DN)["best %"] == "—"
+    assert row(rows, model=E.DIAG, task=E.DN)["final %"] == "—"
 
 
 def test_markdown_readout_ablation(reports: dict[str, Report]) -> None:
@@ -107,7 +107,7 @@ def test_markdown_failures_and_curves(reports: dict[str, Report]) -> None:
     text = reports["markdown"].text
     rows = table(text, FAILED)
     assert {(r["task"], r["model"], int(r["seed"])): r["error"] for r in rows} == E.FAILURES
-    assert "![Dn(n=4)](curves_Dn_n_4.png)" in text
+    assert "![D4](curves_D4.png)" in text
     assert "No curve: Diagonal+B (linear) (failed); LSTM (running)." in text
 
 

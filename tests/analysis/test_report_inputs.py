@@ -35,18 +35,28 @@ def test_task_order_and_facts() -> None:
     assert sanitize("Dn(n=30)") == "Dn_n_30"
 
 
-def test_all_sweeps_by_default(store: Store, tmp_path: Path) -> None:
-    report = build_report(store, None, tmp_path)
+def test_the_sweep_run_last_by_default(store: Store, tmp_path: Path) -> None:
+    report = build_report(store, None, tmp_path)  # "extra" was registered (run) after "main"
+    assert "**Sweeps:** `extra` (the sweep run most recently" in report.text
+    assert [r["model"] for r in table(report.text, "Table 1: length generalization")] == ["RNN"]
+    assert "sweep" not in table(report.text, "Table 1: length generalization")[0]  # one sweep: no column
+
+
+def test_all_sweeps_keeps_each_sweep_apart(store: Store, tmp_path: Path) -> None:
+    report = build_report(store, None, tmp_path, all_sweeps=True)
     rows = table(report.text, "Table 1: length generalization")
-    assert [r["model"] for r in rows] == E.MODELS[:-1] + ["RNN", "LSTM"]
+    assert [(r["sweep"], r["model"]) for r in rows] == [("main", m) for m in E.MODELS] + [("extra", "RNN")]
     assert list(rows[0])[-1] == "toy_task?"  # unknown task: after the paper's, marked unknown
-    assert row(rows, model="RNN")["parity_check†"] == "50.0 (50.0, n=1)"
-    assert row(rows, model="RNN")["toy_task?"] == "90.0 (90.0, n=1)"
-    assert row(rows, model=E.SD)["toy_task?"] == "—"
-    assert "**Sweeps:** `main`, `extra`" in report.text
+    assert row(rows, sweep="extra", model="RNN")["parity_check†"] == "50.0 (50.0, n=1)"
+    assert row(rows, sweep="extra", model="RNN")["toy_task?"] == "90.0 (90.0, n=1)"
+    assert row(rows, sweep="main", model=E.SD)["toy_task?"] == "—"
+    assert row(rows, sweep="main", model=E.SD)["parity_check†"] == E.TABLE1[(E.SD, E.PARITY)][1]  # as alone
+    assert "**Sweeps:** `main`, `extra` (every sweep in the database)" in report.text
+    assert "a cell never pools trials of different sweeps" in report.text
     per_sweep = {r["sweep"]: r for r in table(report.text, "SD-SSM sweep report")}
     assert (per_sweep["main"]["total"], per_sweep["extra"]["total"], per_sweep["all"]["total"]) == ("21", "2", "23")
-    assert (tmp_path / "curves_toy_task.png").is_file()
+    assert (tmp_path / "curves_extra_toy_task.png").is_file() and (tmp_path / "curves_main_D4.png").is_file()
+    assert set(report.tables["table1"]["sweep"]) == {"main", "extra"}
 
 
 def test_named_sweep_only(store: Store, tmp_path: Path) -> None:

@@ -8,19 +8,19 @@ from typing import Any
 
 from rich.table import Table
 
-from sdssm.config import TrialConfig
+from sdssm.config import ALL_MODEL_FIELDS, MODEL_FIELDS, TrialConfig
 from sdssm.sweep.spec import SweepSpec
+from sdssm.sweep.store import distinct_task_labels, task_label_of
 
 MAX_VALUES_SHOWN = 6  # values listed per varying axis before it is shortened to a count
+# Not axes of the caption: the rows and columns show them (task_params through the task's name), or they
+# say where a trial runs rather than what it is.
+NOT_AXES = ("task", "task_params", "model", "readout", "threads", "device")
 
 
 def task_label(trial: TrialConfig) -> str:
-    """'Dn(n=30)'; mapping- or list-valued params (an automaton spec) show as '...'."""
-    if not trial.task_params:
-        return trial.task
-    params = ", ".join(f"{k}={'...' if isinstance(v, (dict, list)) else v}"
-                       for k, v in sorted(trial.task_params.items()))
-    return f"{trial.task}({params})"
+    """The task instance as the report names it: 'D30' (Dn, n=30), an automaton's own name."""
+    return task_label_of(trial)
 
 
 def variant_label(trial: TrialConfig) -> str:
@@ -32,12 +32,14 @@ def variant_label(trial: TrialConfig) -> str:
 
 
 def varying_axes(trials: tuple[TrialConfig, ...] | list[TrialConfig]) -> dict[str, list[Any]]:
-    """Each trial field (besides task, model, readout) with more than one value among the trials, with
-    its distinct values in order of appearance. A field counts only for trials whose model reads it."""
+    """Each trial field (besides those in NOT_AXES) with more than one value among the trials, with its
+    distinct values in order of appearance: every field of TrialConfig, so a new field (supervision, say)
+    shows as soon as it varies. A model field counts only for trials whose model reads it."""
     seen: dict[str, dict[str, Any]] = {}
     for trial in trials:
-        for name, value in trial.normalized().items():
-            if name in ("task", "model", "readout"):
+        used = MODEL_FIELDS.get(trial.model, ALL_MODEL_FIELDS)
+        for name, value in trial.to_dict().items():
+            if name in NOT_AXES or (name in ALL_MODEL_FIELDS and name not in used):
                 continue
             seen.setdefault(name, {}).setdefault(json.dumps(value, sort_keys=True, default=repr), value)
     return {name: list(values.values()) for name, values in seen.items() if len(values) > 1}
@@ -55,8 +57,9 @@ def _format(value: Any) -> str:
 def summary_table(spec: SweepSpec) -> Table:
     """Trial counts per task (rows) and model/readout variant (columns), with totals; the caption
     lists the varying axes and the sweep's resources and scheduling."""
-    counts: Counter[tuple[str, str]] = Counter((task_label(t), variant_label(t)) for t in spec.trials)
-    tasks = list(dict.fromkeys(task_label(t) for t in spec.trials))
+    labels = distinct_task_labels((t.task, t.task_params) for t in spec.trials)  # one row per task instance
+    counts: Counter[tuple[str, str]] = Counter((label, variant_label(t)) for label, t in zip(labels, spec.trials))
+    tasks = list(dict.fromkeys(labels))
     variants = list(dict.fromkeys(variant_label(t) for t in spec.trials))
 
     table = Table(title=f"sweep {spec.name}: {len(spec.trials)} trial(s)", show_footer=len(tasks) > 1)

@@ -230,6 +230,37 @@ def test_summary_table_counts_and_varying_axes(tmp_path: Path) -> None:
     assert [cell.strip() for cell in d4_row.split("│")[1:7]] == ["D4", "3", "-", "3", "-", "6"]
 
 
+def test_summary_shows_every_varying_field_and_one_row_per_task_instance(tmp_path: Path) -> None:
+    counter = {"name": "mod3_reset", "states": ["0", "1", "2"], "alphabet": ["inc", "reset"], "start": "0",
+               "transitions": {"0": {"inc": "1", "reset": "0"}, "1": {"inc": "2", "reset": "0"},
+                               "2": {"inc": "0", "reset": "0"}}, "labels": {"0": 0, "1": 1, "2": 2}}
+    flip_flop = {"name": "flip_flop", "states": ["low", "high"], "alphabet": ["set", "clear"], "start": "low",
+                 "transitions": {"low": {"set": "high", "clear": "low"}, "high": {"set": "high", "clear": "low"}},
+                 "labels": {"low": 0, "high": 1}}
+    (tmp_path / "mod3.yaml").write_text(yaml.safe_dump(counter))
+    (tmp_path / "flip.yaml").write_text(yaml.safe_dump(flip_flop))
+    spec = load(tmp_path, """
+        name: automata
+        grid:
+          task: [automaton, Dn]
+          supervision: [last, prefixes]
+          seed: [0, 1]
+        overrides:
+          automaton: {task_params: [{path: mod3.yaml}, {path: flip.yaml}]}
+          Dn: {task_params: {n: 7}}
+    """)
+    axes = varying_axes(spec.trials)
+    assert axes["supervision"] == ["last", "prefixes"]  # 'last' is the default, left out of trial keys
+    assert "task_params" not in axes  # the rows show the task instances
+    console = Console(record=True, width=150)
+    console.print(summary_table(spec))
+    out = console.export_text()
+    rows = {line.split("│")[1].strip(): line for line in out.splitlines() if line.count("│") > 2}
+    assert {"mod3_reset", "flip_flop", "D7"} <= set(rows) and "automaton" not in " ".join(rows)
+    assert [cell.strip() for cell in rows["flip_flop"].split("│")[2:4]] == ["4", "4"]
+    assert "supervision x2: last, prefixes" in out
+
+
 # --- bad specs: (id, YAML text, substrings the message must contain besides the file name) -----------
 AUTOMATON_BAD = """
     name: auto

@@ -1,5 +1,10 @@
-"""Live progress of a running sweep in the terminal (rich): counts by status, best so far per task,
-elapsed time and an ETA; one log line per finished trial (also when output is not a terminal)."""
+"""Live progress of a running sweep in the terminal (rich): counts by status, best so far per model and
+task, elapsed time and an ETA; one log line per finished trial (also when output is not a terminal).
+
+Two accuracies, never mixed (both over the lengths beyond training): the *peak (periodic eval)*, the best
+periodic evaluation so far (eval_samples strings per length, during training), and the *final*, the
+evaluation a trial ends with (final_eval_samples strings per length): the number the report uses. A peak
+can be well above the final value (98.0% against 90.7%, say)."""
 
 from __future__ import annotations
 
@@ -13,6 +18,9 @@ from rich.table import Table
 from rich.text import Text
 
 from sdssm.config import TrialConfig
+from sdssm.sweep.store import distinct_task_labels
+
+PEAK, FINAL = "peak (periodic eval)", "final"
 
 _STYLE = {"solved": "green", "finished": "yellow", "diverged": "magenta", "failed": "red",
           "stopped": "cyan", "running": "blue", "pending": "dim", "done": "dim"}
@@ -27,7 +35,13 @@ class SweepProgress:
         self.console = console or Console()
         self.configs = {c.key: c for c in configs}
         self.status: dict[str, str] = {c.key: "pending" for c in configs}
-        self.best: dict[str, float] = {}
+        tasks = distinct_task_labels((c.task, c.task_params) for c in configs)
+        self.tasks = {c.key: task for c, task in zip(configs, tasks)}  # the report's name of each task instance
+        show_supervision = any(c.supervision != "last" for c in configs)
+        self.labels = {c.key: _row_label(c, self.tasks[c.key], show_supervision) for c in configs}
+        self.peak: dict[str, float] = {}  # row label -> best periodic evaluation so far (any trial)
+        self.final: dict[str, float] = {}  # row label -> best final evaluation of a finished trial
+        self.trial_peak: dict[str, float] = {}  # trial key -> its best periodic evaluation so far
         self.started: dict[str, float] = {}
         self.durations: list[float] = []
         self.already_done = already_done
@@ -58,22 +72,32 @@ class SweepProgress:
         now = time.monotonic()
         if status == "running" and previous == "pending":
             self.started[key] = now
-        config = self.configs[key]
+        label = self.labels[key]
         accuracy = (result or {}).get("beyond_accuracy")
         if isinstance(accuracy, float) and accuracy == accuracy:
-            label = f"{config.model}/{config.readout} {config.task}"
-            self.best[label] = max(self.best.get(label, 0.0), accuracy)
+            if status == "running":  # a periodic evaluation
+                self.peak[label] = max(self.peak.get(label, 0.0), accuracy)
+                self.trial_peak[key] = max(self.trial_peak.get(key, 0.0), accuracy)
+            else:  # the trial's final evaluation
+                self.final[label] = max(self.final.get(label, 0.0), accuracy)
         if retry:
-            self.console.print(f"[yellow]retrying[/] {config.describe()} from its last checkpoint")
+            self.console.print(f"[yellow]retrying[/] {self._describe(key)} from its last checkpoint")
         if status not in ("running", "pending") and previous in ("running", "pending"):
             self.durations.append(now - self.started.get(key, now))
             summary = ""
             if result and result.get("beyond_accuracy") is not None:
-                summary = f" beyond-training accuracy {100 * result['beyond_accuracy']:.1f}%"
+                summary = f" {FINAL} {100 * result['beyond_accuracy']:.1f}% beyond training"
+            if key in self.trial_peak:
+                summary += f" ({PEAK} {100 * self.trial_peak[key]:.1f}%)"
             if result and result.get("steps"):
                 summary += f" after {result['steps']} steps"
-            self.console.print(f"[{_STYLE.get(status, 'white')}]{status:>8}[/] {config.describe()}{summary}")
+            self.console.print(f"[{_STYLE.get(status, 'white')}]{status:>8}[/] {self._describe(key)}{summary}")
         self.refresh()
+
+    def _describe(self, key: str) -> str:
+        """The trial's description, plus the task instance's name where it is not the task's ('[D7]')."""
+        config, task = self.configs[key], self.tasks[key]
+        return config.describe() + (f" [{task}]" if task != config.task else "")
 
     def refresh(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -108,11 +132,20 @@ class SweepProgress:
             for name in ("pending", "running", "solved", "finished", "diverged", "stopped", "failed")
             if counts[name] or name in ("pending", "running"))
         table = Table(title=None, show_edge=False, box=None, padding=(0, 2))
-        table.add_column("best so far (model, task)")
-        table.add_column("accuracy beyond training lengths", justify="right")
-        for label in sorted(self.best):
-            table.add_row(label, f"{100 * self.best[label]:.1f}%")
-        return Group(head, status_line, table) if self.best else Group(head, status_line)
+        table.add_column("best so far, beyond training lengths (model, task)")
+        table.add_column(PEAK, justify="right")
+        table.add_column(f"{FINAL} (finished trials)", justify="right")
+        rows = sorted(set(self.peak) | set(self.final))
+        for label in rows:
+            table.add_row(label, *(f"{100 * values[label]:.1f}%" if label in values else "—"
+                                   for values in (self.peak, self.final)))
+        return Group(head, status_line, table) if rows else Group(head, status_line)
+
+
+def _row_label(config: TrialConfig, task: str, show_supervision: bool) -> str:
+    """'sdssm/linear D4', with ' supervision=prefixes' when the sweep's supervisions differ."""
+    label = f"{config.model}/{config.readout} {task}"
+    return label + f" supervision={config.supervision}" if show_supervision else label
 
 
 def _clock(seconds: float) -> str:

@@ -1,4 +1,10 @@
-"""`sdssm-sweep status`: per sweep, trial counts by status, the running trials, the failed ones."""
+"""`sdssm-sweep status`: per sweep, trial counts by status, the running trials, the failed ones, and the
+best accuracies so far per model and task of the sweep(s) in focus (those named, else the one run last).
+
+Two accuracies, labelled apart (beyond the training lengths): *peak (periodic eval)*, the best periodic
+evaluation (eval_samples strings per length, during training), and *final*, the evaluation a trial ends
+with (final_eval_samples strings per length), the number `sdssm-sweep report` uses.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,11 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from sdssm.sweep.store import FAILED, RUNNING, STATUSES, Store, StoreError, Trial
+from sdssm.sweep.store import (
+    DONE_STATUSES, FAILED, RUNNING, STATUSES, Store, StoreError, Trial, distinct_task_labels,
+)
+
+PEAK, FINAL = "peak (periodic eval)", "final"
 
 
 def status_view(store: Store, sweeps: Sequence[str] | None = None) -> Group:
@@ -22,28 +32,35 @@ def status_view(store: Store, sweeps: Sequence[str] | None = None) -> Group:
     names = list(sweeps) if sweeps else known
     if not names:
         return Group(Text(f"no sweeps in {store.url} yet"))
+    focus = list(sweeps) if sweeps else store.sweeps_by_last_run()[:1]
     parts: list[Table | Text] = []
     counts_table = Table(title="trials by status", title_justify="left")
     counts_table.add_column("sweep")
     for status in STATUSES:
         counts_table.add_column(status, justify="right")
     counts_table.add_column("total", justify="right")
-    running_rows, failed_rows = [], []
+    running_rows, failed_rows, best_tables = [], [], []
     for name in names:
         trials = store.trials([name])
         counts = Counter(t.status for t in trials)
         counts_table.add_row(name, *[str(counts[s]) if counts[s] else "·" for s in STATUSES], str(len(trials)))
+        labels = _labels(trials)
+        running = [t for t in trials if t.status == RUNNING]
+        peaks = store.peak_accuracies([t.key for t in (trials if name in focus else running)])
         for t in trials:
-            label = _label(t)
             if t.status == RUNNING:
                 progress = f"step {t.steps or 0}"
-                running_rows.append((name, label, progress, t.node or "", t.error or ""))
+                running_rows.append((name, labels[t.key], progress, _pct(peaks.get(t.key)), t.node or "",
+                                     t.error or ""))
             elif t.status == FAILED:
-                failed_rows.append((name, label, str(t.attempts), _first_error_line(t.error or "")))
+                failed_rows.append((name, labels[t.key], str(t.attempts), _first_error_line(t.error or "")))
+        if name in focus and trials:
+            best_tables.append(_best_table(name, trials, peaks))
     parts.append(counts_table)
+    parts += best_tables
     if running_rows:
         table = Table(title="running", title_justify="left")
-        for column in ("sweep", "trial", "progress", "node", "note"):
+        for column in ("sweep", "trial", "progress", f"{PEAK} so far", "node", "note"):
             table.add_column(column)
         for row in running_rows:
             table.add_row(*row)
@@ -58,9 +75,58 @@ def status_view(store: Store, sweeps: Sequence[str] | None = None) -> Group:
     return Group(*parts)
 
 
-def _label(t: Trial) -> str:
-    extra = f" k={t.k} p={t.p:g}" if t.k is not None and t.p is not None else ""
-    return f"{t.variant}/{t.readout} {t.task_label}{extra} lr={t.lr:g} seed={t.seed} [{t.key}]"
+def _best_table(sweep: str, trials: list[Trial], peaks: dict[str, float]) -> Table:
+    """Per model and task of one sweep: the best peak (periodic eval) of any trial and the best final
+    evaluation of a finished trial, with how many trials are done."""
+    models, tasks = _model_labels(trials), dict(zip((t.key for t in trials), distinct_task_labels(
+        (t.task, _task_params(t)) for t in trials)))
+    cells: dict[tuple[str, str], list[Trial]] = {}
+    for t in trials:
+        cells.setdefault((models[t.key], tasks[t.key]), []).append(t)
+    table = Table(title=f"sweep {sweep}: best so far, beyond the training lengths", title_justify="left",
+                  caption=f"{PEAK}: best periodic evaluation (eval_samples strings per length); {FINAL}: "
+                          "the evaluation a trial ends with (final_eval_samples strings), as the report uses",
+                  caption_justify="left")
+    for column, justify in (("model", "left"), ("task", "left"), (PEAK, "right"), (FINAL, "right"),
+                            ("done / trials", "right")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for (model, task), group in sorted(cells.items()):
+        finals = [t.beyond_accuracy for t in group if t.status in DONE_STATUSES and t.beyond_accuracy is not None]
+        peak = max((peaks[t.key] for t in group if t.key in peaks), default=None)
+        done = sum(t.status in DONE_STATUSES for t in group)
+        table.add_row(model, task, _pct(peak), _pct(max(finals, default=None)), f"{done}/{len(group)}")
+    return table
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+
+
+def _task_params(t: Trial) -> dict:
+    params = (t.config or {}).get("task_params")
+    return params if isinstance(params, dict) else {}
+
+
+def _supervision(t: Trial) -> str:
+    return (t.config or {}).get("supervision") or "last"
+
+
+def _model_labels(trials: list[Trial]) -> dict[str, str]:
+    """'sdssm/linear', with ' supervision=prefixes' when any trial is not supervised the paper's way."""
+    shown = any(_supervision(t) != "last" for t in trials)
+    return {t.key: f"{t.variant}/{t.readout}" + (f" supervision={_supervision(t)}" if shown else "")
+            for t in trials}
+
+
+def _labels(trials: list[Trial]) -> dict[str, str]:
+    """One line per trial: model, task instance (as the report names it), hyperparameters, key."""
+    models = _model_labels(trials)
+    tasks = distinct_task_labels((t.task, _task_params(t)) for t in trials)
+    out = {}
+    for t, task in zip(trials, tasks):
+        extra = f" k={t.k} p={t.p:g}" if t.k is not None and t.p is not None else ""
+        out[t.key] = f"{models[t.key]} {task}{extra} lr={t.lr:g} seed={t.seed} [{t.key}]"
+    return out
 
 
 def _first_error_line(error: str) -> str:

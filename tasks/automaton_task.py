@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from tasks.automaton import Automaton
 from tasks.base import Batch, Task, check_sample_args
 from tasks.buffers import batch_arrays, to_batch
-from tasks.sampling import numpy_generator, uniform_codes, weighted_symbols
+from tasks.sampling import AliasTable, numpy_generator, uniform_codes
 from tasks.scan import ChunkedScanner
 
 
@@ -26,20 +27,22 @@ class AutomatonTask(Task):
         self.num_classes = automaton.num_classes
         self.commutative = automaton.is_commutative()
         self._scanner = ChunkedScanner(automaton.transitions, automaton.labels, automaton.start)
+        self._chunks = None  # weighted symbols: the distribution of whole chunk codes
+        if automaton.symbol_weights is not None:
+            # A chunk code's probability is the product of its symbols' weights.
+            code_weights = automaton.symbol_weights[self._scanner.tokens_of.astype(np.int64)].prod(axis=1)
+            self._chunks = AliasTable(code_weights)
 
     def sample(self, batch_size: int, length: int, generator: torch.Generator) -> Batch:
         check_sample_args(batch_size, length)
         rng = numpy_generator(generator)
         scanner = self._scanner
         tokens, labels, mask = batch_arrays(batch_size, length)
-        weights = self.automaton.symbol_weights
-        if weights is None:
-            # Uniform i.i.d. symbols <=> uniform chunk codes: draw one number per chunk of symbols.
-            codes = uniform_codes(rng, scanner.width, (batch_size, scanner.num_chunks(length)))
-            scanner.decode(codes, length, out=tokens)
-        else:
-            tokens[...] = weighted_symbols(rng, weights, (batch_size, length))
-            codes = scanner.encode(tokens)
+        # I.i.d. symbols <=> i.i.d. chunk codes: draw one number per chunk of symbols (uniform, or from
+        # the product distribution of the weights; a last chunk running past the end is cut off).
+        shape = (batch_size, scanner.num_chunks(length))
+        codes = uniform_codes(rng, scanner.width, shape) if self._chunks is None else self._chunks.draw(rng, shape)
+        scanner.decode(codes, length, out=tokens)
         scanner.label(codes, length, out=labels)
         mask.fill(True)
         return to_batch(tokens, labels, mask)

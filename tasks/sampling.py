@@ -36,22 +36,46 @@ def uniform_codes(rng: np.random.Generator, width: int, shape: tuple[int, int]) 
     return rng.integers(0, width, size=shape, dtype=np.int64)
 
 
-def weighted_symbols(rng: np.random.Generator, probabilities: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """I.i.d. symbols int64 with the given probabilities (non-negative, summing to 1), by inverting the CDF."""
-    alphabet_size = len(probabilities)
-    cdf = np.cumsum(probabilities)
-    u = rng.random(shape)  # uniform in [0, 1)
-    if alphabet_size <= 16:
-        # symbol = number of CDF values <= u; a few vectorised comparisons beat a binary search here.
-        symbols = np.zeros(shape, dtype=np.int64)
-        for boundary in cdf[:-1]:
-            symbols += u >= boundary
-    else:
-        symbols = np.searchsorted(cdf[:-1], u, side="right")
-    # Zero-weight symbols are never drawn: their CDF value equals the previous one, so u passes both
-    # boundaries or neither. Only symbols past the last positive-weight one could be reached, by
-    # rounding (their CDF values ~ 1 <= u), so map those back to it.
-    last = int(np.flatnonzero(probabilities > 0)[-1])
-    if last < alphabet_size - 1:
-        np.minimum(symbols, last, out=symbols)
-    return symbols
+class AliasTable:
+    """Draws from a fixed discrete distribution over 0..n-1 in O(1) per draw (Walker's alias method).
+
+    Used to draw whole chunk codes of a weighted automaton at once (`tasks.automaton_task`): a chunk
+    of i.i.d. weighted symbols is one draw from the product distribution over chunk codes, so a batch
+    costs two random numbers per chunk instead of one per symbol. A draw picks a uniform slot i and a
+    uniform 32-bit r; the code is i if r < threshold[i] (= prob[i] * 2^32), else alias[i]. So each
+    probability is exact to within 2^-32, and a code of probability exactly 0 is never drawn (its
+    threshold is 0 and its alias has positive probability).
+    """
+
+    def __init__(self, probabilities: np.ndarray) -> None:
+        p = np.asarray(probabilities, dtype=np.float64)
+        n = len(p)
+        scaled = p * (n / p.sum())
+        prob = np.zeros(n, dtype=np.float64)
+        alias = np.arange(n, dtype=np.int64)
+        # Vose's pairing; zero-probability codes go last in `small` so they are paired first, while
+        # `large` is certainly not empty (a rounding shortfall can only strand entries at the end).
+        small = [int(i) for i in np.flatnonzero((scaled < 1) & (p > 0))] + [int(i) for i in np.flatnonzero(p == 0)]
+        large = [int(i) for i in np.flatnonzero(scaled >= 1)]
+        while small and large:
+            s, g = small.pop(), large.pop()
+            prob[s], alias[s] = scaled[s], g
+            scaled[g] -= 1.0 - scaled[s]
+            (small if scaled[g] < 1 else large).append(g)
+        for i in small + large:  # left over by rounding: keep themselves (a zero one: the likeliest code)
+            prob[i], alias[i] = (1.0, i) if p[i] > 0 else (0.0, int(np.argmax(p)))
+        self.size = n
+        # r < threshold with r uniform in 0..2^32-1. A slot of probability 1 keeps itself as alias,
+        # so its threshold may stop one short of 2^32.
+        self.threshold = np.minimum(np.floor(prob * 2.0**32), 2.0**32 - 1).astype(np.uint32)
+        # choice[2 i + 1] = i (kept), choice[2 i] = alias[i]: one gather picks the code.
+        self.choice = np.stack([alias, np.arange(n)], axis=1).reshape(-1)
+
+    def draw(self, rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+        """I.i.d. codes int64 of the given shape."""
+        slot = uniform_codes(rng, self.size, shape).astype(np.intp)
+        r = np.frombuffer(rng.bytes(4 * shape[0] * shape[1]), dtype=np.uint32).reshape(shape)
+        keep = r < self.threshold[slot]
+        slot <<= 1
+        slot += keep
+        return self.choice.take(slot)

@@ -130,8 +130,8 @@ class ChunkedScanner:
         tokens = _row_gather(self.tokens_of, codes).reshape(codes.shape[0], -1)
         return _widen(tokens[:, :length], out)
 
-    def label(self, codes: np.ndarray, length: int, out: np.ndarray | None = None) -> np.ndarray:
-        """Labels int64 [B, length] of every prefix of the strings of chunk codes [B, C], written to `out` if given."""
+    def _entries(self, codes: np.ndarray) -> np.ndarray:
+        """Table rows int64 [C, B] (start state * width + code) of every chunk of chunk codes [B, C]."""
         batch = codes.shape[0]
         codes = np.ascontiguousarray(codes.T, dtype=np.int64)  # [C, B]: one contiguous row per step
         index = np.empty_like(codes)
@@ -141,8 +141,22 @@ class ChunkedScanner:
             row = index[c]
             np.add(entry, codes[c], out=row)
             jump.take(row, out=entry)  # the method: np.take's wrapper costs ~1 us a call
-        labels = _row_gather(self.labels, index.T).reshape(batch, -1)  # [B, C k m]
+        return index
+
+    def label(self, codes: np.ndarray, length: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Labels int64 [B, length] of every prefix of the strings of chunk codes [B, C], written to `out` if given."""
+        index = self._entries(codes)
+        labels = _row_gather(self.labels, index.T).reshape(codes.shape[0], -1)  # [B, C k m]
         return _widen(labels[:, :length], out)
+
+    def label_time_major(self, codes: np.ndarray, length: int) -> np.ndarray:
+        """Labels [length, B] of every prefix, time-major and in the table's compact unsigned dtype.
+
+        For callers that post-process the labels one position at a time (`tasks.dyck`): row t holds
+        the labels of the prefixes of length t + 1, contiguous, with no widening to int64.
+        """
+        rows = _row_gather(self.labels, self._entries(codes))  # [C, B, k m]
+        return np.ascontiguousarray(rows.transpose(0, 2, 1).reshape(-1, codes.shape[0])[:length])
 
     def __call__(self, tokens: np.ndarray) -> np.ndarray:
         """Labels int64 [B, L] of every prefix of tokens [B, L] (single-token words only)."""

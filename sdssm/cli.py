@@ -21,7 +21,8 @@ examples:
   sdssm-sweep run sweeps/quickstart.yaml         run it on an embedded local Ray (results in results/sdssm.db)
   sdssm-sweep run sweeps/table1.yaml --address ray://head:10001 --storage /shared/sdssm
   sdssm-sweep status                             counts by status, running and failed trials
-  sdssm-sweep report --out results/report        tables and plots from the database
+  sdssm-sweep report --out results/report        tables and plots of the sweep run last
+  sdssm-sweep report --sweep table1 supervision  ... of these sweeps, each on its own (--all-sweeps: every one)
   sdssm-sweep check                              the papers' claims (claims/*.yaml) against the database
   sdssm-sweep bench                              speed of the fast paths on this machine
 
@@ -60,12 +61,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = commands.add_parser("status", help="counts by status, running and failed trials")
     status.add_argument("--db", default=DEFAULT_DB_URL, help=db_help)
-    status.add_argument("--sweep", action="append", default=None, help="only this sweep (repeatable)")
+    status.add_argument("--sweep", action="extend", nargs="+", default=None, metavar="NAME",
+                        help="only these sweeps, with their best peak (periodic eval) and final accuracies "
+                        "per model and task (default: every sweep's counts; accuracies of the sweep run last)")
 
     report = commands.add_parser("report", help="tables and plots from the database")
     report.add_argument("--db", default=DEFAULT_DB_URL, help=db_help)
-    report.add_argument("--sweep", action="append", default=None, help="only this sweep (repeatable; "
-                        "default: every sweep in the database)")
+    which = report.add_mutually_exclusive_group()
+    which.add_argument("--sweep", action="extend", nargs="+", default=None, metavar="NAME",
+                       help="report these sweeps, each on its own: a table cell never pools trials of two "
+                       "sweeps (default: the sweep run most recently)")
+    which.add_argument("--all-sweeps", action="store_true", help="report every sweep in the database, "
+                       "each on its own")
     report.add_argument("--out", type=Path, default=Path("results/report"),
                         help="folder for report.md, the plots and tables (default results/report)")
     report.add_argument("--format", choices=("markdown", "csv", "json"), default="markdown",
@@ -158,7 +165,7 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
     from sdssm.sweep.store import Store
 
     store = Store(args.db, create=False)
-    report = build_report(store, args.sweep, args.out, args.format)
+    report = build_report(store, args.sweep, args.out, args.format, all_sweeps=args.all_sweeps)
     console.print(report.text, markup=False, highlight=False, soft_wrap=True)
     console.print(f"wrote {len(report.files)} file(s) under {args.out}", style="dim")
     return 0

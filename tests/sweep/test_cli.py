@@ -85,3 +85,21 @@ def test_help_answers_questions(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for flag in ("--db", "--storage", "--address", "--cpu-only", "RAY_ADDRESS", "resumes"):
         assert flag in out
+
+
+def test_report_reads_the_sweep_run_last_unless_told(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = str(tmp_path / "r.db")
+    store = Store(db)
+    store.register_sweep("first", [TrialConfig(seed=1)])
+    store.register_sweep("second", [TrialConfig(seed=2)])
+    out = str(tmp_path / "report")
+    assert main(["report", "--db", db, "--out", out]) == 0
+    assert "**Sweeps:** `second` (the sweep run most recently" in capsys.readouterr().out
+    assert main(["report", "--db", db, "--out", out, "--sweep", "first", "second"]) == 0
+    text = capsys.readouterr().out
+    assert "**Sweeps:** `first`, `second`" in text and "never pools trials of different sweeps" in text
+    assert main(["report", "--db", db, "--out", out, "--all-sweeps"]) == 0
+    assert "(every sweep in the database)" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_info:
+        main(["report", "--db", db, "--sweep", "first", "--all-sweeps"])
+    assert exit_info.value.code == 2

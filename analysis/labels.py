@@ -3,8 +3,8 @@
 One place decides how a trial is called in a report:
 - model label = family of the trial's `variant` column + its readout, e.g. "SD-SSM (linear)",
   "Diagonal+B (MLP)", "RNN" (recurrent baselines show the readout only when it is not linear), + its
-  supervision when the report holds any trial not supervised the paper's way ("last"), e.g.
-  "SD-SSM (linear, supervision=prefixes)": trials trained differently are never one row;
+  supervision when the report holds a trial of that model family not supervised the paper's way ("last"),
+  e.g. "SD-SSM (linear, supervision=prefixes)": trials trained differently are never one row;
 - task label = one task instance, named as the task names itself: "D7" (Dn, n=7), "C2xC30", a user
   automaton's `name` (sdssm.sweep.store.task_label; two automata never share a column);
 - task columns follow the paper's order (parity_check, even_pairs, cycle_navigation, modular_arithmetic,

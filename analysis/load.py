@@ -41,7 +41,8 @@ class ReportData:
     """Everything the tables and plots read.
 
     trials: one row per trial (unique key), ordered by task, model, seed. Besides the store's columns:
-      task_label (one task instance, see analysis.labels), supervision, model_label, family,
+      task_label (one task instance, see analysis.labels), supervision ('last' for trials stored before the
+      field existed), model_label and family (with the supervision where the model has trials of another),
       task_params (dict), in_range_pct / beyond_pct (accuracy x 100, final evaluation), peak_pct (the
       best periodic evaluation x 100; NaN without one), done (status in DONE_STATUSES), has_result (done
       and a beyond accuracy recorded), active (pending or running), failed, solved (a solved_step was
@@ -147,11 +148,14 @@ def _tidy_trials(raw: pd.DataFrame) -> pd.DataFrame:
     # One column per task instance; the stored task_label of older databases is not trusted for that.
     trials["task_label"] = distinct_task_labels(zip(trials["task"], trials["task_params"]))
     trials["supervision"] = configs.map(lambda c: c.get("supervision") or DEFAULT_SUPERVISION)
-    # Supervision joins the row label as soon as any trial was not supervised the paper's way.
-    shown = set(trials["supervision"]) != {DEFAULT_SUPERVISION}
-    trials["model_label"] = [model_label(v, r, s if shown else None)
-                             for v, r, s in zip(trials["variant"], trials["readout"], trials["supervision"])]
-    trials["family"] = [family_label(v, s if shown else None) for v, s in zip(trials["variant"], trials["supervision"])]
+    # A model's supervision joins its row label as soon as one of its trials was not supervised the
+    # paper's way ("last"): then last and prefixes are two rows, each saying which it is.
+    supervisions = trials.groupby("variant")["supervision"].agg(set)
+    shown = [supervisions[v] != {DEFAULT_SUPERVISION} for v in trials["variant"]]
+    trials["model_label"] = [model_label(v, r, s if show else None) for v, r, s, show in zip(
+        trials["variant"], trials["readout"], trials["supervision"], shown)]
+    trials["family"] = [family_label(v, s if show else None)
+                        for v, s, show in zip(trials["variant"], trials["supervision"], shown)]
     trials["in_range_pct"] = trials["in_range_accuracy"] * 100.0
     trials["beyond_pct"] = trials["beyond_accuracy"] * 100.0
     trials["peak_pct"] = trials["peak_beyond_accuracy"] * 100.0

@@ -37,8 +37,8 @@ class SweepProgress:
         self.status: dict[str, str] = {c.key: "pending" for c in configs}
         tasks = distinct_task_labels((c.task, c.task_params) for c in configs)
         self.tasks = {c.key: task for c, task in zip(configs, tasks)}  # the report's name of each task instance
-        show_supervision = any(c.supervision != "last" for c in configs)
-        self.labels = {c.key: _row_label(c, self.tasks[c.key], show_supervision) for c in configs}
+        shown = {c.model for c in configs if c.supervision != "last"}  # models with another supervision
+        self.labels = {c.key: _row_label(c, self.tasks[c.key], c.model in shown) for c in configs}
         self.peak: dict[str, float] = {}  # row label -> best periodic evaluation so far (any trial)
         self.final: dict[str, float] = {}  # row label -> best final evaluation of a finished trial
         self.trial_peak: dict[str, float] = {}  # trial key -> its best periodic evaluation so far
@@ -143,7 +143,7 @@ class SweepProgress:
 
 
 def _row_label(config: TrialConfig, task: str, show_supervision: bool) -> str:
-    """'sdssm/linear D4', with ' supervision=prefixes' when the sweep's supervisions differ."""
+    """'sdssm/linear D4', with ' supervision=last' or '=prefixes' when the model's trials are not all 'last'."""
     label = f"{config.model}/{config.readout} {task}"
     return label + f" supervision={config.supervision}" if show_supervision else label
 

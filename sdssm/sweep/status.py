@@ -112,9 +112,10 @@ def _supervision(t: Trial) -> str:
 
 
 def _model_labels(trials: list[Trial]) -> dict[str, str]:
-    """'sdssm/linear', with ' supervision=prefixes' when any trial is not supervised the paper's way."""
-    shown = any(_supervision(t) != "last" for t in trials)
-    return {t.key: f"{t.variant}/{t.readout}" + (f" supervision={_supervision(t)}" if shown else "")
+    """'sdssm/linear', with ' supervision=last' or '=prefixes' when the model has a trial not supervised
+    the paper's way ('last')."""
+    shown = {t.variant for t in trials if _supervision(t) != "last"}
+    return {t.key: f"{t.variant}/{t.readout}" + (f" supervision={_supervision(t)}" if t.variant in shown else "")
             for t in trials}
 
 

@@ -158,12 +158,12 @@ def test_supervision_is_part_of_the_row_and_time_to_solve_compares_it(tmp_path: 
     write(store, "supervision", [
         solved(cfg(P, seed=0), 1.0, 9000, 90.0), solved(cfg(P, seed=1), 1.0, 12000, 130.0),
         solved(cfg(P, seed=0, supervision="prefixes"), 1.0, 3000, 40.0),
-        finished(cfg(P, seed=1, supervision="prefixes"), 0.7)])
+        finished(cfg(P, seed=1, supervision="prefixes"), 0.7), finished(cfg(P, "lstm", seed=0), 0.8)])
     report = build_report(store, ["supervision"], tmp_path)
     last, prefixes = "SD-SSM (linear, supervision=last)", "SD-SSM (linear, supervision=prefixes)"
-    assert list(report.tables["table1"]["model"]) == [last, prefixes]
+    assert list(report.tables["table1"]["model"]) == [last, prefixes, "LSTM"]  # LSTM: only the paper's
     rows = table(report.text, "Time to solve")
-    assert [(r["task"], r["model"]) for r in rows] == [(P, last), (P, prefixes)]
+    assert [(r["task"], r["model"]) for r in rows] == [(P, last), (P, prefixes), (P, "LSTM")]
     assert row(rows, model=last)["steps per seed"] == "9000, 12000"
     assert row(rows, model=last)["wall (s) per seed"] == "90.0, 130.0"
     assert row(rows, model=last)["median steps"] == "10500"

@@ -69,3 +69,18 @@ def test_status_labels_peak_and_final_and_names_task_instances(tmp_path: Path) -
     assert "75.0%" in running and "peak (periodic eval) so far" in out
     assert "D7" in out and "Dn(" not in out and "automaton" not in out
     assert "sweep old: best so far" in _text(status_view(store, ["old"]))
+
+
+def test_supervision_is_part_of_the_row_where_it_varies(tmp_path: Path) -> None:
+    prefixes = PARITY.replace(supervision="prefixes")
+    lstm = TrialConfig(task="parity_check", model="lstm")
+    progress = SweepProgress("s", [PARITY, prefixes, lstm], already_done=0, concurrency=2, console=Console())
+    for config in (PARITY, prefixes, lstm):
+        progress.update(config.key, "running", result={"step": 500, "beyond_accuracy": 0.5})
+    assert sorted(progress.peak) == ["lstm/linear parity_check", "sdssm/linear parity_check supervision=last",
+                                     "sdssm/linear parity_check supervision=prefixes"]
+    store = Store(str(tmp_path / "s.db"))
+    store.register_sweep("s", [PARITY, prefixes, lstm])
+    out = _text(status_view(store))
+    assert "sdssm/linear supervision=prefixes" in out and "sdssm/linear supervision=last" in out
+    assert "lstm/linear supervision" not in out

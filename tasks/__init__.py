@@ -5,7 +5,11 @@
     >>> task.alphabet_size, task.num_classes, task.commutative
     (2, 8, False)
 
-See `tasks.base` for the sampling contract and `tasks.automaton` for the automaton spec format.
+The languages of the neighbouring papers take parameters: ``tasks.get("flip_flop", p_write=0.05)``,
+``tasks.get("tomita", n=3)``, ``tasks.get("dyck", k=8, m=10)``, ``tasks.get("group", name="S5")`` or
+``tasks.get("group", name="A5", generators=6, seed=0)`` (see `tasks.flip_flop`, `tasks.tomita`,
+`tasks.dyck`, `tasks.groups`). See `tasks.base` for the sampling contract and `tasks.automaton` for the
+automaton spec format.
 """
 
 from __future__ import annotations

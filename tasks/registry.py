@@ -7,15 +7,17 @@ them and raises ValueError (never TypeError) with a message naming the task and 
 from __future__ import annotations
 
 import inspect
+import math
 import os
 from collections.abc import Callable
 from typing import Any
 
-from tasks import catalog
+from tasks import catalog, dyck, groups, tomita
 from tasks.arithmetic import ModularArithmetic
 from tasks.automaton import automaton_from_spec, load_automaton
 from tasks.automaton_task import AutomatonTask
 from tasks.base import Task
+from tasks.flip_flop import flip_flop
 
 
 def _group_order(task: str, n: Any) -> int:
@@ -43,6 +45,65 @@ def _automaton(spec: dict[str, Any] | None = None, path: str | os.PathLike[str] 
     return AutomatonTask(automaton_from_spec(spec))
 
 
+def _integer(task: str, param: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"task {task!r}: parameter {param} must be an integer in {low}..{high:,}, got {value!r}")
+    return value
+
+
+def _probability(task: str, param: str, value: Any, low: str) -> float:
+    """A number in (0, 1] (low="(0") or [0, 1] (low="[0")."""
+    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value) and value <= 1
+    if not ok or (value <= 0 if low == "(0" else value < 0):
+        raise ValueError(f"task {task!r}: parameter {param} must be a number in {low}, 1], got {value!r}")
+    return float(value)
+
+
+def _flip_flop(p_write: float = 0.1, p_read: float = 0.1) -> Task:
+    """Flip-flop: write 0 / write 1 / ignore / read; see tasks.flip_flop."""
+    p_write = _probability("flip_flop", "p_write", p_write, "(0")
+    p_read = _probability("flip_flop", "p_read", p_read, "[0")
+    if p_write + p_read > 1 + 1e-9:
+        raise ValueError(
+            f"task 'flip_flop': parameters p_write + p_read must be at most 1 (ignore takes the rest), "
+            f"got {p_write:g} + {p_read:g}"
+        )
+    return AutomatonTask(flip_flop(p_write, p_read))
+
+
+def _tomita(n: int) -> Task:
+    """Tomita grammar n (1..7); see tasks.tomita."""
+    return AutomatonTask(tomita.tomita(_integer("tomita", "n", n, 1, tomita.NUM_GRAMMARS)))
+
+
+def _dyck(k: int, m: int) -> Task:
+    """Dyck(k, m): k bracket types, depth <= m; see tasks.dyck."""
+    return dyck.Dyck(_integer("dyck", "k", k, 1, dyck.MAX_TYPES), _integer("dyck", "m", m, 1, dyck.MAX_DEPTH))
+
+
+def _group(name: str, generators: int | str = "standard", seed: int | None = None) -> Task:
+    """The word problem of a named finite group; see tasks.groups."""
+    try:
+        groups.group_order(name)  # checks the name and the order cap before anything is built
+    except ValueError as error:
+        raise ValueError(f"task 'group': parameter name: {error}") from None
+    if generators != "standard" and (
+        isinstance(generators, bool) or not isinstance(generators, int) or not 1 <= generators <= groups.MAX_GENERATORS
+    ):
+        raise ValueError(
+            f"task 'group': parameter generators must be 'standard' or an integer in 1..{groups.MAX_GENERATORS} "
+            f"(that many random elements), got {generators!r}"
+        )
+    if seed is not None:
+        if generators == "standard":
+            raise ValueError("task 'group': parameter seed only applies when generators is an integer (random ones)")
+        _integer("group", "seed", seed, 0, groups.MAX_SEED)
+    try:
+        return groups.group_task(name, generators, seed)
+    except ValueError as error:  # random generators that cannot be drawn
+        raise ValueError(f"task 'group': parameter generators: {error}") from None
+
+
 _FACTORIES: dict[str, Callable[..., Task]] = {
     "parity_check": lambda: AutomatonTask(catalog.parity_check()),
     "even_pairs": lambda: AutomatonTask(catalog.even_pairs()),
@@ -56,6 +117,10 @@ _FACTORIES: dict[str, Callable[..., Task]] = {
     "Dn": _dn,
     "A5": lambda: AutomatonTask(catalog.a5()),
     "automaton": _automaton,
+    "flip_flop": _flip_flop,
+    "tomita": _tomita,
+    "dyck": _dyck,
+    "group": _group,
 }
 
 
@@ -64,8 +129,10 @@ def names() -> list[str]:
     return sorted(_FACTORIES)
 
 
-def get(name: str, **params: Any) -> Task:
+def get(name: str, /, **params: Any) -> Task:
     """Build the task registered as `name` with its parameters (e.g. ``get("Dn", n=8)``).
+
+    `name` is positional-only, so a task may itself have a parameter called name (``get("group", name="S5")``).
 
     Raises ValueError for an unknown name (listing the known ones), an unknown or missing parameter
     (listing the accepted ones), or an invalid value.

@@ -18,12 +18,14 @@ EXPECTED = {  # name: (alphabet_size, num_classes, commutative), as in PAPER.md'
     "D4": (2, 8, False),
     "D30": (2, 60, False),
     "A5": (2, 60, False),
+    "flip_flop": (4, 2, False),  # with its default weights
 }
+PARAMETRISED = {"C2xCn", "Dn", "automaton", "tomita", "dyck", "group"}  # no instance without parameters
 
 
 def test_names_are_sorted_and_complete() -> None:
     assert tasks.names() == sorted(tasks.names())
-    assert set(tasks.names()) == set(EXPECTED) | {"C2xCn", "Dn", "automaton"}
+    assert set(tasks.names()) == set(EXPECTED) | PARAMETRISED
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

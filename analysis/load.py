@@ -116,7 +116,8 @@ def load(store: Store, sweeps: Sequence[str] | None = None, *, all_sweeps: bool 
     frames = store.frames(names, tables=("trials", "lengths", "peaks"))
     trials = frames["trials"]
     if trials.empty:
-        raise ReportError(f"no trials in sweep(s) {', '.join(names)}: run a sweep first (sdssm-sweep run SPEC)")
+        latest = " (the sweep run most recently; name others with --sweep, or --all-sweeps)" if chosen == LATEST else ""
+        raise ReportError(f"no trials in sweep(s) {', '.join(names)}{latest}: run a sweep first (sdssm-sweep run SPEC)")
     peaks = frames["peaks"].set_index("key")
     trials = trials.assign(peak_beyond_accuracy=trials["key"].map(peaks["peak_beyond_accuracy"]),
                            n_evals=trials["key"].map(peaks["n_evals"]))

@@ -111,7 +111,8 @@ def json_document(data: ReportData, frames: dict[str, pd.DataFrame], counts: pd.
         "tasks": [{"task": task, "commutative": data.facts[task].kind} for task in data.task_order],
         "models": data.model_order,
         "tables": {name: records(frame) for name, frame in frames.items()},
-        "plots": [{"sweep": p.sweep, "task": p.task, "file": p.path.name if p.path else None, "trial_keys": p.trial_keys,
+        "plots": [{"sweep": p.sweep, "task": p.task, "file": p.path.name if p.path else None,
+                   "trial_keys": p.trial_keys,
                    "missing": p.missing, "train_max_length": p.train_max_length, "chance": p.chance}
                   for p in plots],
     }

@@ -47,7 +47,8 @@ def test_panel_shows_peak_and_final_labelled_and_one_row_per_task_instance() -> 
     parity = next(line for line in panel.splitlines() if "parity_check" in line)
     assert parity.split()[-2:] == ["98.0%", "90.7%"]  # peak, then final: never one number for both
     rows = {line.split()[1]: line.split()[2:] for line in panel.splitlines() if line.strip().startswith("sdssm/")}
-    assert rows["D7"] == ["50.0%", "50.0%"] and rows["flip_flop"] == ["60.0%", "—"] and rows["mod3_reset"] == ["70.0%", "—"]
+    assert rows["D7"] == ["50.0%", "50.0%"]
+    assert rows["flip_flop"] == ["60.0%", "—"] and rows["mod3_reset"] == ["70.0%", "—"]
 
 
 def test_status_labels_peak_and_final_and_names_task_instances(tmp_path: Path) -> None:

@@ -1,5 +1,8 @@
 """Bounded Dyck languages Dyck(k, m): k bracket types, nesting depth at most m (Sarrof et al. 2024).
 
+Registry entry ``dyck``, parameters ``k`` (1..MAX_TYPES) and ``m`` (1..MAX_DEPTH), both required; in a
+sweep: ``{task: dyck, task_params: {k: 8, m: 10}}``.
+
 Token conventions: the opening bracket of type i is token i (0 <= i < k), its closing bracket is token
 k + i; the alphabet has 2k symbols. Every sampled string is a prefix of a word of Dyck(k, m): each
 closing bracket matches the innermost open one and the depth never exceeds m (a uniform string would
@@ -76,7 +79,7 @@ class Dyck(Task):
 
     def _scratch(self, size: int) -> tuple[np.ndarray, np.ndarray]:
         # Two index arrays of `size` entries. Kept between calls: fresh multi-MB arrays on every call
-        # cost page faults (see tasks.buffers) worth about as much as the stack loop itself.
+        # cost page faults (see tasks.buffers). So one task object samples in one thread at a time.
         if self._index.size < 2 * size:
             self._index = np.empty(2 * size, dtype=np.intp)
         return self._index[:size], self._index[size : 2 * size]

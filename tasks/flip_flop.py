@@ -1,5 +1,8 @@
 """Flip-flop (Liu et al. 2023, "Exposing attention glitches"; Sarrof et al. 2024): remember the last write.
 
+Registry entry ``flip_flop``, parameters ``p_write`` (in (0, 1], default 0.1) and ``p_read`` (in [0, 1],
+default 0.1), with p_write + p_read <= 1; in a sweep: ``{task: flip_flop, task_params: {p_write: 0.02}}``.
+
 Token conventions: 0 = write 0, 1 = write 1, 2 = ignore, 3 = read (the alphabet has 4 symbols). The
 label of every prefix is the last bit written in it (2 classes); a prefix without any write is
 labelled 0, as if the flip-flop were initialised to 0 (so every prefix has a label, and the mask is

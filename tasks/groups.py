@@ -1,13 +1,18 @@
 """Word problems of finite groups: the running product of a string of generators, as an automaton.
 
+Registry entry ``group``, parameters ``name`` (below), ``generators`` ('standard', the default, or an
+integer 1..MAX_GENERATORS) and ``seed`` (0..2^32-1, only with integer generators); in a sweep::
+
+    grid: {task: group, task_params: [{name: S5}, {name: A5, generators: 6, seed: 1}]}
+
 A group is named by its factors joined with ``x`` (a direct product; the first factor varies slowest):
 
 | factor | group                          | elements, in label order                                       |
 |--------|--------------------------------|----------------------------------------------------------------|
 | ``Sn`` | symmetric group, 2 <= n        | permutations of 0..n-1 as image tuples (f(0), .., f(n-1)), lex |
 | ``An`` | alternating group, 3 <= n      | the even ones among them, lex                                  |
-| ``Cn`` | cyclic group, 2 <= n           | rotations x -> x + i of Z_n, label i                           |
-| ``Dn`` | dihedral group, 3 <= n         | maps x -> (-1)^p x + i of Z_n, label n p + i                   |
+| ``Cn`` | cyclic group, 2 <= n           | rotations v -> v + i of Z_n, label i                           |
+| ``Dn`` | dihedral group, 3 <= n         | maps v -> (-1)^p v + i of Z_n, label n p + i                   |
 | ``Q8`` | quaternion group               | 1, -1, i, -i, j, -j, k, -k                                     |
 
 e.g. ``S5``, ``A4``, ``Q8``, ``D7``, ``C3xC5``, ``C2xS3``. A product element (g_1, .., g_r) has label
@@ -43,6 +48,9 @@ Worked example, ``S3`` (elements 012, 021, 102, 120, 201, 210 = labels 0..5; tok
     tokens  0     0     1     0
     product 120   201   021   210
     labels  3     4     1     5
+
+Commutativity is computed from the automaton's table, as for every automaton task: true exactly for
+abelian groups (Cn and their products; S2, A3), false for S5, A4, Q8, Dn, ...
 
 Permutation factors (S, A, Q8) are built by closure of their generators as permutations; C and D are
 arithmetic on Z_n. Either way a group is its order plus a vectorised multiplication of labels, from

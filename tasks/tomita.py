@@ -1,5 +1,7 @@
 """The seven Tomita grammars (Tomita 1982): membership of every prefix of a binary string.
 
+Registry entry ``tomita``, parameter ``n`` (1..7, required); in a sweep: ``{task: tomita, task_params: {n: 3}}``.
+
 Token conventions: symbols 0 and 1 are token ids 0 and 1; strings are i.i.d. uniform bits. The label of
 a prefix is 1 if it belongs to the language, else 0 (2 classes); every prefix is labelled (the empty
 string is never a prefix here).

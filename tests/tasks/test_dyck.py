@@ -20,6 +20,7 @@ def test_labels_match_a_python_stack(k: int, m: int) -> None:
     task = tasks.get("dyck", k=k, m=m)
     expected = (f"Dyck({k},{m})", 2 * k, 2 * k + 1, False)
     assert (task.name, task.alphabet_size, task.num_classes, task.commutative) == expected
+    assert task.description and "\n" not in task.description
     for seed, length in enumerate(LENGTHS):
         check_against(task, reference.dyck(k, m), length, seed)  # the reference asserts the string is valid
 

@@ -29,7 +29,8 @@ the k types. The depth walk is a small automaton over random bits, so it is read
 scan (`tasks.scan`) like every other task. The types need a stack: one array of B x (m + 2) bytes
 (levels 0..m and a scratch slot), updated for all strings at once, with one scatter and one gather per
 two positions (a Python loop over time, never over strings; see `Dyck.sample`). Dyck(8, 10) samples
-512 strings of length 500 in 2-4 ms on this project's CPU, of which the stack loop is about half.
+512 strings of length 500 in ~3-4 ms on this project's 2-core CPU when it is quiet (the stack loop
+about 1 ms of it), and 5-7 ms while two training trials share the CPU; the automaton tasks take 1-2 ms.
 
 Commutativity: the language's automaton (a stack of up to m types, plus a reject state) is not
 commutative for any k, m >= 1 (from the empty stack, '(' then ')' is accepted, ')' then '(' is not);

@@ -324,7 +324,7 @@ def claims_markdown(results: Sequence[ClaimResult]) -> str:
                      f"Evidence: sweep(s) {', '.join(result.sweeps)}; {claim.metric} accuracy, "
                      f"{_over_text(claim)}, expect {claim.expect}"
                      + (f" (minus {json.dumps(claim.minus)})" if claim.minus else "") + "."
-                     + (f" Not in the database: sweep(s) {', '.join(result.missing_sweeps)}."
+                     + (f" Not read: sweep(s) {', '.join(result.missing_sweeps)}."
                         if result.missing_sweeps else ""))
         for task in result.tasks:
             lines.append(f"    - {MARKS[task.verdict]} {task.task}: {task.evidence}")
@@ -339,3 +339,28 @@ def _over_text(claim: Claim) -> str:
     if claim.over == "seeds":
         return f"each seed's best trial, at least {claim.min_seeds} seed(s)"
     return "the best trial" if claim.over == "best" else "mean over seeds of each seed's best trial"
+
+
+def report_section(data: Any, claims_dir: Path | None = None) -> tuple[str, list[ClaimResult]]:
+    """The report's opening Claims section: every claim (claims/*.yaml) whose evidence sweeps include one
+    of the report's sweeps, checked on the report's data (`data`: analysis.load.ReportData)."""
+    folder = claims_dir or default_claims_dir()
+    header = ["## Claims", ""]
+    if not folder.is_dir() or not any(folder.glob("*.yaml")):
+        return "\n".join(header + [f"_No claims files in {folder}._"]) + "\n", []
+    results = []
+    for path in claims_files([folder]):
+        loaded = load_claims(path)
+        applicable = [c for c in loaded.claims if set(c.sweeps or loaded.sweeps) & set(data.sweeps)]
+        if applicable:
+            subset = LoadedClaims(loaded.path, loaded.paper, applicable, loaded.sweeps)
+            results += check_claims(subset, data.trials, data.memberships)
+    for result in results:
+        result.missing_sweeps = [name for name in result.sweeps if name not in data.sweeps]
+    if not results:
+        return "\n".join(header + [f"_No claim in {folder} rests on these sweeps; `sdssm-sweep check` checks "
+                                   "every claim against the whole database._"]) + "\n", []
+    intro = ("Each paper's claims (claims/*.yaml) as predicates over this report's trials, checked as "
+             "`sdssm-sweep check` checks them (final evaluation, accuracy beyond training unless said). A "
+             "claim whose evidence sweeps are not all in this report says so.")
+    return "\n".join(header + [intro, "", claims_markdown(results)]) + "\n", results

@@ -4,7 +4,7 @@ Sweeps: the named ones, else every sweep with all_sweeps, else the sweep run mos
 (analysis.load.select_sweeps). Each table is computed per sweep (a `sweep` column): cells never pool sweeps.
 
 Always writes OUT/report.md and one PNG per task (curves_<task>.png) beside it; `--format csv` adds one CSV
-per table (table1, readout_ablation, sensitivity, time_to_solve, failures, status), `--format json` one
+per table (table1, readout_ablation, sensitivity, time_to_solve, unsolved, failures, claims, status), `--format json` one
 report.json holding every table as records. The returned Report's `text` is what the CLI prints: the
 markdown itself, or for csv/json a short index of the files written.
 """
@@ -19,7 +19,8 @@ from typing import Any
 
 import pandas as pd
 
-from analysis import render, tables
+from analysis import plateau, render, tables
+from analysis.claims import report_section
 from analysis.curves import CurvePlot, write_curves
 from analysis.labels import LEGEND
 from analysis.load import ReportData, ReportError, load
@@ -28,7 +29,7 @@ from sdssm.sweep.store import Store
 __all__ = ["FORMATS", "Report", "ReportError", "build_report"]
 
 FORMATS = ("markdown", "csv", "json")
-TABLES = ("table1", "readout_ablation", "sensitivity", "time_to_solve", "failures")
+TABLES = ("table1", "readout_ablation", "sensitivity", "time_to_solve", "unsolved", "failures", "claims")
 
 
 @dataclass
@@ -41,9 +42,10 @@ class Report:
 
 
 def build_report(store: Store, sweeps: Sequence[str] | None, out_dir: Path, fmt: str = "markdown", *,
-                 all_sweeps: bool = False) -> Report:
+                 all_sweeps: bool = False, claims_dir: Path | None = None) -> Report:
     """Read the sweeps (named; else all with all_sweeps; else the latest run), write the report into
-    out_dir, return it.
+    out_dir, return it. The Claims section checks the claims files in `claims_dir` (default: claims/, see
+    analysis.claims.default_claims_dir); a bad claims file raises its ClaimsError.
 
     Raises ReportError (a ValueError) for an unknown format, an unusable out_dir, a sweep name the store
     does not hold, or a store without trials.
@@ -60,9 +62,17 @@ def build_report(store: Store, sweeps: Sequence[str] | None, out_dir: Path, fmt:
         raise ReportError(f"cannot create report folder {out_dir}: {exc.strerror}") from exc
 
     frames = compute_tables(data)
+    metrics = store.frames(data.sweeps, tables=("metrics",))["metrics"]
+    frames["unsolved"] = plateau.unsolved_progress(data, metrics)
+    claims_text, claims = report_section(data, claims_dir)
+    frames["claims"] = pd.DataFrame(
+        [{"paper": r.paper, "claim": r.claim.id, "statement": r.claim.claim, "verdict": r.verdict,
+          "task": t.task, "task_verdict": t.verdict, "value": t.value, "evidence": t.evidence}
+         for r in claims for t in r.tasks],
+        columns=["paper", "claim", "statement", "verdict", "task", "task_verdict", "value", "evidence"])
     counts = data.status_counts()
     plots = write_curves(data, out_dir)
-    markdown = assemble_markdown(data, frames, counts, plots)
+    markdown = assemble_markdown(data, frames, counts, plots, claims_text)
     files = [out_dir / "report.md"]
     files[0].write_text(markdown, encoding="utf-8")
     if fmt == "csv":
@@ -88,12 +98,13 @@ def compute_tables(data: ReportData) -> dict[str, pd.DataFrame]:
 
 
 def assemble_markdown(data: ReportData, frames: dict[str, pd.DataFrame], counts: pd.DataFrame,
-                      plots: list[CurvePlot]) -> str:
-    sections = [render.header(data, counts), render.table1(frames["table1"], data),
+                      plots: list[CurvePlot], claims: str = "") -> str:
+    sections = [render.header(data, counts), claims, render.table1(frames["table1"], data),
                 render.readout_ablation(frames["readout_ablation"], data),
                 render.sensitivity(frames["sensitivity"], data), render.curves(plots),
-                render.time_to_solve(frames["time_to_solve"], data), render.failures(frames["failures"], data)]
-    return "\n".join(section.rstrip() + "\n" for section in sections)
+                render.time_to_solve(frames["time_to_solve"], data), plateau.render(frames["unsolved"]),
+                render.failures(frames["failures"], data)]
+    return "\n".join(section.rstrip() + "\n" for section in sections if section)
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:

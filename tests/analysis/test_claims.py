@@ -163,3 +163,18 @@ def test_shipped_claims_files_are_valid() -> None:
     assert shipped
     for path in shipped:
         assert load_claims(path).claims
+
+
+def test_the_report_opens_with_the_claims_of_its_sweeps(store: Store, claims_file: Path, tmp_path: Path) -> None:
+    from analysis.report import build_report
+
+    report = build_report(store, ["main"], tmp_path / "out", "json", claims_dir=claims_file.parent)
+    text = report.markdown
+    assert text.index("## Claims") < text.index("## Table 1")
+    assert "- ✗ **three_seeds**" in text and "- ✓ **best_parity**" in text
+    assert "other_sweep" not in text  # its evidence is sweep extra, not in this report
+    claims = report.tables["claims"]
+    assert set(claims["claim"]) == {"best_parity", "two_seeds", "three_seeds", "mean", "mlp_hurts",
+                                    "mlp_hurts_per_seed", "diagonal_fails", "lr_selected", "no_data"}
+    assert "claims" in (tmp_path / "out" / "report.json").read_text()
+    assert "## Unsolved trials: plateaued or out of steps" in text

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from analysis.load import load
-from analysis.plateau import IMPROVING, PLATEAUED, TOO_SHORT, last_gain_step, unsolved_progress
+from analysis.plateau import FELL, IMPROVING, PLATEAUED, TOO_SHORT, last_gain_step, unsolved_progress
 from sdssm.config import TrialConfig
 from sdssm.sweep.store import Store
 
@@ -28,10 +28,11 @@ def test_last_gain_is_where_both_accuracies_reach_their_best() -> None:
 def test_unsolved_trials_are_told_apart(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'r.db'}")
     configs = {name: TrialConfig(task="D4", model="diagonal", seed=seed, max_steps=5000)
-               for seed, name in enumerate(("flat", "rising", "short", "solved"))}
+               for seed, name in enumerate(("flat", "rising", "short", "solved", "fell"))}
     curves = {"flat": [0.3, 0.38, 0.39, 0.39, 0.38, 0.39, 0.39, 0.385, 0.39, 0.39],
               "rising": [0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75],
-              "short": [0.3, 0.4], "solved": [0.5, 0.9, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]}
+              "short": [0.3, 0.4], "solved": [0.5, 0.9, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0],
+              "fell": [0.5, 0.95, 0.99, 0.9, 0.8, 0.7, 0.7, 0.7, 0.7, 0.7]}
     store.register_sweep("s", list(configs.values()))
     for name, config in configs.items():
         store.mark_running(config.key, node="n")
@@ -47,7 +48,8 @@ def test_unsolved_trials_are_told_apart(tmp_path: Path) -> None:
     data = load(store, ["s"])
     metrics = store.frames(["s"], tables=("metrics",))["metrics"]
     table = unsolved_progress(data, metrics).set_index("seed")
-    assert set(table.index) == {0, 1, 2}  # the solved trial is not listed
+    assert set(table.index) == {0, 1, 2, 4}  # the solved trial is not listed
+    assert table.loc[4, "verdict"] == FELL and table.loc[4, "peak_beyond_pct"] == pytest.approx(99.0)
     assert table.loc[0, "verdict"] == PLATEAUED and table.loc[0, "last_gain_step"] == 1000
     assert table.loc[0, "peak_beyond_pct"] == pytest.approx(39.0)
     assert table.loc[1, "verdict"] == IMPROVING

@@ -15,6 +15,6 @@ automaton spec format.
 from __future__ import annotations
 
 from tasks.base import Batch, Task
-from tasks.registry import get, names
+from tasks.registry import describe, get, names
 
-__all__ = ["Batch", "Task", "get", "names"]
+__all__ = ["Batch", "Task", "describe", "get", "names"]

@@ -124,9 +124,38 @@ _FACTORIES: dict[str, Callable[..., Task]] = {
 }
 
 
+# One line per task: what it is and where it comes from (`sdssm-sweep validate` and the README list them).
+DESCRIPTIONS: dict[str, str] = {
+    "parity_check": "number of 1s mod 2 over {0, 1} (SD-SSM paper; Deletang et al.)",
+    "even_pairs": "first symbol = last symbol over {0, 1} (SD-SSM paper; Deletang et al.)",
+    "cycle_navigation": "position mod 5 after steps -1, 0, +1 (SD-SSM paper; Deletang et al.)",
+    "modular_arithmetic": "value mod 5 of digits 0-4 with + - * ('*' binds tighter) (SD-SSM paper)",
+    "C2xC4": "word problem of C2 x C4: toggle and move (SD-SSM paper)",
+    "C2xC30": "word problem of C2 x C30: toggle and move (SD-SSM paper)",
+    "C2xCn": "word problem of C2 x Cn, parameter n",
+    "D4": "word problem of the dihedral group D4: toggle and move (SD-SSM paper)",
+    "D30": "word problem of the dihedral group D30: toggle and move (SD-SSM paper)",
+    "Dn": "word problem of the dihedral group Dn, parameter n",
+    "A5": "word problem of A5 with two generators (SD-SSM paper)",
+    "automaton": "a user automaton from a YAML file (path) or mapping (spec)",
+    "flip_flop": "last written bit under write-0/write-1/ignore/read, parameters p_write, p_read (Sarrof et al.)",
+    "tomita": "membership in Tomita grammar n = 1..7 over {0, 1} (Sarrof et al.)",
+    "dyck": "bounded Dyck(k, m): top bracket type and whether depth m is reached (Sarrof et al.)",
+    "group": "word problem of a named finite group (S5, A4, Q8, D7, C3xC5...), standard or m random "
+             "generators (PD-SSM; Grazzi et al.)",
+}
+
+
 def names() -> list[str]:
     """The registered task names, sorted."""
     return sorted(_FACTORIES)
+
+
+def describe(name: str) -> str:
+    """The task's one-line description (see DESCRIPTIONS); ValueError for an unknown name."""
+    if name not in _FACTORIES:
+        raise ValueError(f"unknown task {name!r}; known tasks: {', '.join(names())}")
+    return DESCRIPTIONS[name]
 
 
 def get(name: str, /, **params: Any) -> Task:

@@ -25,6 +25,7 @@ PARAMETRISED = {"C2xCn", "Dn", "automaton", "tomita", "dyck", "group"}  # no ins
 
 def test_names_are_sorted_and_complete() -> None:
     assert tasks.names() == sorted(tasks.names())
+    assert all(tasks.describe(name) for name in tasks.names())  # a one-line description each
     assert set(tasks.names()) == set(EXPECTED) | PARAMETRISED
 
 

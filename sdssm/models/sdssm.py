@@ -194,7 +194,7 @@ class SDSSM(SequenceModel):
             check_tokens(tokens, scan_vocab)
             query = self.query_id if self.query_token else None
             states = PrefixStates.apply(self.select.weight, self.select.bias, self.A, self.B, tokens, self.p,
-                                        scan_vocab, query, pairs_pay_off(scan_vocab, length))
+                                        scan_vocab, query)
             return self.readout(states).transpose(0, 1)
         a_hat = self.transition_matrices()
         a_scan, b_scan = a_hat[:scan_vocab], self.B[:scan_vocab]

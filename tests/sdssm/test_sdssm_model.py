@@ -277,7 +277,7 @@ def test_registry_builds_sdssm() -> None:
     assert model(torch.zeros(3, 5, dtype=torch.int64)).shape == (3, 8)
 
 
-PREFIX_CASES = [  # (query token, readout, length, alphabet): pairs from 14 binary tokens, odd and even lengths
+PREFIX_CASES = [  # (query token, readout, length, alphabet): binary and larger alphabets, odd and even lengths
     (True, "linear", 1, 2), (True, "linear", 2, 2), (False, "mlp", 3, 3), (True, "mlp", 13, 2),
     (True, "linear", 30, 2), (True, "mlp", 31, 2), (False, "linear", 30, 2), (False, "linear", 29, 2),
     (True, "linear", 17, 3), (False, "mlp", 16, 4),

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, create_engine,
-    bindparam, event, func, inspect, or_, select, update,
+    bindparam, delete, event, func, inspect, or_, select, update,
 )
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
@@ -345,7 +345,11 @@ class Store:
     # --- writes (the sweep driver) ----------------------------------------------------------
     def register_sweep(self, name: str, configs: Sequence[TrialConfig], *, description: str = "",
                        spec_path: str = "", spec_text: str = "") -> None:
-        """Create or update a sweep and add its trials as pending (existing trials keep their state)."""
+        """Create or update a sweep and add its trials as pending (existing trials keep their state).
+
+        The sweep's members become exactly `configs`: a trial no longer in the spec (an edited YAML) leaves
+        the sweep, so its tables never show it; the trial itself and its results stay in the store (another
+        sweep may share it, and putting it back in the spec finds it done)."""
         stamp = now()
         with self.session() as session:
             sweep = session.scalar(select(Sweep).where(Sweep.name == name))
@@ -367,6 +371,10 @@ class Store:
                 if config.key not in members:
                     session.add(SweepTrial(sweep_id=sweep.id, trial_key=config.key, position=position))
                     members.add(config.key)
+            wanted = {config.key for config in configs}
+            for chunk in _chunks(sorted(members - wanted)):
+                session.execute(delete(SweepTrial).where(SweepTrial.sweep_id == sweep.id,
+                                                         SweepTrial.trial_key.in_(chunk)))
 
     def mark_running(self, key: str, *, node: str | None = None) -> None:
         with self.session() as session:

@@ -21,6 +21,7 @@ A claims file (claims/*.yaml) holds one paper's claims::
         tasks: [modular_arithmetic]
         expect: ">= 10"
 
+Values are shown with two decimals, so that 99.86 never reads as 99.9 next to a threshold of 99.9.
 A task is named as the report's columns name it (the trial's task label, e.g. C2xC4, D7) or by its
 registry name. Only trials that ended with a result count; trials still pending or running are listed in
 the evidence. A task whose selection has no result (or fewer seeds than `min_seeds`) is "not enough data".
@@ -251,7 +252,7 @@ def _judge(claim: Claim, task: str, rows: pd.DataFrame, minus: pd.DataFrame | No
     evidence = _describe(rows, metric)
     if claim.over == "seeds":
         meeting = [seed for seed, value in seeds.items() if _COMPARISONS[op](value, threshold)]
-        shown = ", ".join(f"seed {int(s)}: {v:.1f}" for s, v in seeds.items())
+        shown = ", ".join(f"seed {int(s)}: {v:.2f}" for s, v in seeds.items())
         text = f"{len(meeting)} of {len(seeds)} seed(s) {op} {threshold:g} ({shown or 'no results'}); {evidence}"
         if len(meeting) >= claim.min_seeds:
             return TaskVerdict(task, HOLDS, float(len(meeting)), text)
@@ -266,7 +267,7 @@ def _judge(claim: Claim, task: str, rows: pd.DataFrame, minus: pd.DataFrame | No
 
 def _verdict(task: str, value: float, op: str, threshold: float, evidence: str) -> TaskVerdict:
     verdict = HOLDS if _COMPARISONS[op](value, threshold) else FAILS
-    return TaskVerdict(task, verdict, value, f"{value:.1f} {op} {threshold:g}? {evidence}")
+    return TaskVerdict(task, verdict, value, f"{value:.2f} {op} {threshold:g}? {evidence}")
 
 
 def _describe(rows: pd.DataFrame, metric: str) -> str:
@@ -276,7 +277,7 @@ def _describe(rows: pd.DataFrame, metric: str) -> str:
     parts = []
     if not results.empty:
         best = results.loc[results[metric].idxmax()]
-        parts.append(f"best {best[metric]:.1f} (seed {int(best['seed'])}, lr {best['lr']:g}, trial {best['key']})")
+        parts.append(f"best {best[metric]:.2f} (seed {int(best['seed'])}, lr {best['lr']:g}, trial {best['key']})")
     seeds = sorted(int(s) for s in results["seed"].dropna().unique())
     parts.append(f"{len(results)} trial(s) with a result" + (f", seeds {', '.join(map(str, seeds))}" if seeds else ""))
     if active:

@@ -100,7 +100,7 @@ def test_verdicts_on_the_synthetic_database(store: Store, claims_file: Path) -> 
     assert results["mean"].tasks[0].value == pytest.approx(96.6667, abs=1e-3)
     assert results["mlp_hurts"].tasks[0].value == pytest.approx(100.0 - 65.0)
     # Paired by seed: seed 0 100 - 60, seed 1 100 - 65.
-    assert "seed 0: 40.0, seed 1: 35.0" in results["mlp_hurts_per_seed"].tasks[0].evidence
+    assert "seed 0: 40.00, seed 1: 35.00" in results["mlp_hurts_per_seed"].tasks[0].evidence
     verdicts = {t.task: t.verdict for t in results["diagonal_fails"].tasks}
     assert verdicts == {"parity_check": FAILS, "Dn": NO_DATA}  # 98 >= 90; D4's diagonal trials all failed
     assert results["lr_selected"].tasks[0].value == pytest.approx(99.9)

@@ -21,7 +21,8 @@ A claims file (claims/*.yaml) holds one paper's claims::
         tasks: [modular_arithmetic]
         expect: ">= 10"
 
-Values are shown with two decimals, so that 99.86 never reads as 99.9 next to a threshold of 99.9.
+Values are shown with two decimals (four where two would round onto the threshold), so that 99.86 or
+99.896 never reads as 99.9 next to a threshold of 99.9.
 A task is named as the report's columns name it (the trial's task label, e.g. C2xC4, D7) or by its
 registry name. Only trials that ended with a result count; trials still pending or running are listed in
 the evidence. A task whose selection has no result (or fewer seeds than `min_seeds`) is "not enough data".
@@ -267,7 +268,13 @@ def _judge(claim: Claim, task: str, rows: pd.DataFrame, minus: pd.DataFrame | No
 
 def _verdict(task: str, value: float, op: str, threshold: float, evidence: str) -> TaskVerdict:
     verdict = HOLDS if _COMPARISONS[op](value, threshold) else FAILS
-    return TaskVerdict(task, verdict, value, f"{value:.2f} {op} {threshold:g}? {evidence}")
+    return TaskVerdict(task, verdict, value, f"{_value(value, threshold)} {op} {threshold:g}? {evidence}")
+
+
+def _value(value: float, threshold: float) -> str:
+    """Two decimals, or four where two would round onto the threshold (99.896 beside 99.9)."""
+    text = f"{value:.2f}"
+    return f"{value:.4f}" if text == f"{threshold:.2f}" and value != threshold else text
 
 
 def _describe(rows: pd.DataFrame, metric: str) -> str:

@@ -178,3 +178,9 @@ def test_the_report_opens_with_the_claims_of_its_sweeps(store: Store, claims_fil
                                     "mlp_hurts_per_seed", "diagonal_fails", "lr_selected", "no_data"}
     assert "claims" in (tmp_path / "out" / "report.json").read_text()
     assert "## Unsolved trials: plateaued or out of steps" in text
+
+
+def test_a_value_just_under_the_threshold_never_reads_as_it() -> None:
+    from analysis.claims import _value
+
+    assert _value(99.896, 99.9) == "99.8960" and _value(99.86, 99.9) == "99.86" and _value(99.9, 99.9) == "99.90"

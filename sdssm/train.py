@@ -86,11 +86,10 @@ def training_loss(model: SequenceModel, tokens: torch.Tensor, labels: torch.Tens
     if supervision != "prefixes":
         raise ValueError(f"supervision: {supervision!r} is not one of last, prefixes")
     logits = model.prefix_logits(tokens)  # [B, L, C]
-    if bool(mask.all()):
-        loss = F.cross_entropy(logits.flatten(0, 1), labels.flatten())
-    else:
-        loss = F.cross_entropy(logits[mask], labels[mask])
-    return loss, logits[:, -1]
+    # Unlabelled prefixes (mask off) weigh zero; no boolean indexing, so no host sync on a GPU.
+    per_prefix = F.cross_entropy(logits.flatten(0, 1), labels.flatten(), reduction="none")
+    weights = mask.flatten().to(per_prefix.dtype)
+    return (per_prefix * weights).sum() / weights.sum(), logits[:, -1]
 
 
 def optimisation_step(model: SequenceModel, optimizer: FlatAdam, tokens: torch.Tensor, labels: torch.Tensor,

@@ -73,6 +73,17 @@ class ReportData:
                           task_order=task_order, model_order=[m for m in self.model_order if m in models],
                           facts={task: self.facts[task] for task in task_order}, chosen=self.chosen)
 
+    def supervision_note(self) -> str:
+        """'Supervision per task: ...' when some trials were not trained the paper's way and the row labels
+        do not say so (each task used one supervision per model); '' otherwise."""
+        unlabelled = self.trials[~self.trials["model_label"].str.contains("supervision=", regex=False)]
+        per_task = unlabelled.groupby("task_label")["supervision"].agg(lambda values: "/".join(sorted(set(values))))
+        if set(per_task) <= {DEFAULT_SUPERVISION}:
+            return ""
+        shown = [f"{task} {per_task[task]}" for task in self.task_order if task in per_task]
+        return ("Supervision per task (the loss on the last output, the paper's, or on every labelled prefix): "
+                + ", ".join(shown) + ".")
+
     def status_counts(self) -> pd.DataFrame:
         """Trials per sweep and status (rows: sweeps, then 'all'; columns: every status, 'total')."""
         statuses = self.trials.set_index("key")["status"]
@@ -149,10 +160,13 @@ def _tidy_trials(raw: pd.DataFrame) -> pd.DataFrame:
     # One column per task instance; the stored task_label of older databases is not trusted for that.
     trials["task_label"] = distinct_task_labels(zip(trials["task"], trials["task_params"]))
     trials["supervision"] = configs.map(lambda c: c.get("supervision") or DEFAULT_SUPERVISION)
-    # A model's supervision joins its row label as soon as one of its trials was not supervised the
-    # paper's way ("last"): then last and prefixes are two rows, each saying which it is.
-    supervisions = trials.groupby("variant")["supervision"].agg(set)
-    shown = [supervisions[v] != {DEFAULT_SUPERVISION} for v in trials["variant"]]
+    # A model's supervision joins its row label when the model has trials of both supervisions on one task
+    # instance: then last and prefixes are two rows, each saying which it is. When each task uses one
+    # supervision for the model (table1.yaml: prefixes on some columns, the paper's last on others), the
+    # model stays one row and the report names each column's supervision (ReportData.supervision_of).
+    per_task = trials.groupby(["variant", "task_label"])["supervision"].nunique()
+    mixed = set(per_task[per_task > 1].index.get_level_values("variant"))
+    shown = [v in mixed for v in trials["variant"]]
     trials["model_label"] = [model_label(v, r, s if show else None) for v, r, s, show in zip(
         trials["variant"], trials["readout"], trials["supervision"], shown)]
     trials["family"] = [family_label(v, s if show else None)

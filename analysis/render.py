@@ -105,8 +105,9 @@ def table1(frame: pd.DataFrame, data: ReportData) -> str:
             index=data.model_order, columns=data.task_order).rename(columns=headers)
         grid.index.name = "model"
     kinds = ", ".join(f"{task} {data.facts[task].kind}" for task in data.task_order)
+    note = data.supervision_note()
     out = ["## Table 1: length generalization", "", AGGREGATION_NOTE, "",
-           md_table(grid.reset_index()), "", LEGEND + f" ({kinds})", "",
+           md_table(grid.reset_index()), "", LEGEND + f" ({kinds})" + (f" {note}" if note else ""), "",
            "### Best cells: hyperparameters and counts", "",
            "*final %*: the best trial's final evaluation (the cell's number); *peak (periodic eval) %*: the "
            "same trial's best periodic evaluation. *trials*: trials with a result / all trials of the cell.", ""]

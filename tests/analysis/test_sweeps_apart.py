@@ -172,3 +172,15 @@ def test_supervision_is_part_of_the_row_and_time_to_solve_compares_it(tmp_path: 
     # only the paper's supervision: the labels stay as they were
     write(store, "paper", [finished(cfg(P, seed=5), 0.9)])
     assert list(build_report(store, ["paper"], tmp_path / "paper").tables["table1"]["model"]) == [SD]
+
+
+def test_a_supervision_per_task_keeps_one_row_and_names_each_columns_supervision(tmp_path: Path) -> None:
+    """table1.yaml trains some columns on every prefix and others on the last output: one SD-SSM row, and
+    the legend says which column used which."""
+    store = Store(f"sqlite:///{tmp_path / 'per_task.db'}")
+    write(store, "t1", [solved(cfg(P, seed=0), 1.0, 9000, 90.0),
+                        solved(cfg("A5", seed=0, supervision="prefixes"), 1.0, 3000, 40.0)])
+    report = build_report(store, ["t1"], tmp_path)
+    assert set(report.tables["table1"]["model"]) == {SD}
+    assert "Supervision per task (the loss on the last output, the paper's, or on every labelled prefix): " \
+           "parity_check last, A5 prefixes." in report.text

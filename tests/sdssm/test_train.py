@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -20,9 +21,12 @@ class Crash(Exception):
     pass
 
 
-@pytest.mark.parametrize("model", ["sdssm", "diagonal", "lstm"])
-def test_restored_trial_continues_bit_identically(model: str) -> None:
-    config = TrialConfig(**{**SMALL, "model": model})
+@pytest.mark.parametrize("model, changes", [
+    ("sdssm", {}), ("diagonal", {}), ("lstm", {}),
+    ("sdssm", {"supervision": "prefixes", "task": "modular_arithmetic", "k": 3}),  # unlabelled prefixes too
+])
+def test_restored_trial_continues_bit_identically(model: str, changes: dict[str, Any]) -> None:
+    config = TrialConfig(**{**SMALL, "model": model, **changes})
     uninterrupted = Trainer(config)
     uninterrupted.run()
 
@@ -43,7 +47,8 @@ def test_restored_trial_continues_bit_identically(model: str) -> None:
 
     for a, b in zip(uninterrupted.model.state_dict().values(), restored.model.state_dict().values()):
         assert torch.equal(a, b)
-    assert _without_clock(restored.final) == _without_clock(uninterrupted.final)
+    # As JSON: NaN (an unlabelled length of modular arithmetic) then equals NaN.
+    assert json.dumps(_without_clock(restored.final)) == json.dumps(_without_clock(uninterrupted.final))
     assert [m["step"] for m in reports] == [40, 60, 60]
     assert reports[0]["attempt_start_step"] == 20
 
@@ -141,22 +146,3 @@ def test_prefixes_loss_is_the_mean_over_labelled_prefixes(model: str, query_toke
     expected = torch.stack(per_prefix).sum() / batch.mask.sum()
     torch.testing.assert_close(loss, expected, rtol=1e-10, atol=1e-10)
     torch.testing.assert_close(last, net(batch.tokens), rtol=1e-10, atol=1e-10)
-
-
-def test_prefixes_supervision_trains_and_restores_bit_identically() -> None:
-    config = TrialConfig(**{**SMALL, "supervision": "prefixes", "task": "modular_arithmetic", "k": 3})
-    uninterrupted = Trainer(config)
-    uninterrupted.run()
-    saved: dict[str, Any] = {}
-
-    def crash(metrics: dict[str, Any], checkpoint: Any) -> None:
-        saved["state"] = checkpoint()
-        raise Crash
-
-    with pytest.raises(Crash):
-        Trainer(config).run(crash)
-    restored = Trainer(config, checkpoint=_roundtrip(saved["state"]))
-    restored.run()
-    for a, b in zip(uninterrupted.model.state_dict().values(), restored.model.state_dict().values()):
-        assert torch.equal(a, b)
-    assert math.isfinite(uninterrupted.history[-1]["loss"])

@@ -120,7 +120,7 @@ def _roundtrip(state: dict[str, Any]) -> dict[str, Any]:
     buffer = io.BytesIO()
     torch.save(state, buffer)
     buffer.seek(0)
-    return torch.load(buffer, weights_only=False)
+    return torch.load(buffer, weights_only=True)
 
 
 @pytest.mark.parametrize("model", ["sdssm", "diagonal", "rnn", "lstm"])

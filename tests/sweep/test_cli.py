@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from tests.sweep.conftest import write_spec
 
 
 def _foreign_sqlite(path: Path) -> Path:
-    with sqlite3.connect(path) as connection:
+    with closing(sqlite3.connect(path)) as connection, connection:
         connection.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
     return path
 
@@ -27,7 +28,10 @@ def _text_file(path: Path) -> Path:
 def _newer_schema(path: Path) -> Path:
     store = Store(str(path))
     store.register_sweep("s", [TrialConfig()])
-    with sqlite3.connect(path) as connection:
+    store.dispose()
+    # The last connection to close checkpoints the WAL into the file: closed here, so the bytes the test
+    # compares are final (an open connection left behind once made them change later, at its GC).
+    with closing(sqlite3.connect(path)) as connection, connection:
         connection.execute("UPDATE sdssm_meta SET value = '99' WHERE key = 'schema_version'")
     return path
 

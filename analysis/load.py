@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.labels import TaskFacts, family_label, model_label, model_sort_key, task_facts, task_sort_key
-from sdssm.sweep.store import DONE_STATUSES, FAILED, PENDING, RUNNING, STATUSES, Store, distinct_task_labels
+from sdssm.sweep.store import ACTIVE_STATUSES, DONE_STATUSES, Store, TrialStatus, distinct_task_labels
 
 
 class ReportError(ValueError):
@@ -29,7 +29,6 @@ class ReportError(ValueError):
 NUMERIC_COLUMNS = ("seed", "lr", "weight_decay", "k", "p", "state_size", "train_max_length",
                    "test_max_length", "attempts", "steps", "wall_time_s", "solved_step", "solved_wall_time_s",
                    "in_range_accuracy", "beyond_accuracy", "peak_beyond_accuracy", "n_evals")
-ACTIVE_STATUSES = frozenset({PENDING, RUNNING})
 DEFAULT_SUPERVISION = "last"  # what a trial stored before the supervision field existed was trained with
 
 # How the sweeps of a report were chosen (ReportData.chosen).
@@ -45,7 +44,7 @@ class ReportData:
       field existed), model_label and family (with the supervision where the model has trials of another),
       task_params (dict), in_range_pct / beyond_pct (accuracy x 100, final evaluation), peak_pct (the
       best periodic evaluation x 100; NaN without one), done (status in DONE_STATUSES), has_result (done
-      and a beyond accuracy recorded), active (pending or running), failed, solved (a solved_step was
+      and a beyond accuracy recorded), active (pending, running or interrupted), failed, solved (a solved_step was
       recorded, or status 'solved').
     lengths: trial_key, length, accuracy of the final evaluations; unlabelled lengths (NULL) dropped.
     memberships: (sweep, key), a trial may be in several sweeps.
@@ -90,7 +89,7 @@ class ReportData:
         joined = self.memberships.assign(status=self.memberships["key"].map(statuses))
         table = pd.crosstab(joined["sweep"], joined["status"]).reindex(index=self.sweeps, fill_value=0)
         table.loc["all"] = self.trials["status"].value_counts()
-        table = table.reindex(columns=list(STATUSES), fill_value=0).fillna(0).astype(int)
+        table = table.reindex(columns=[s.value for s in TrialStatus], fill_value=0).fillna(0).astype(int)
         table["total"] = table.sum(axis=1)
         table.index.name = "sweep"
         return table
@@ -177,8 +176,8 @@ def _tidy_trials(raw: pd.DataFrame) -> pd.DataFrame:
     trials["done"] = trials["status"].isin(DONE_STATUSES)
     trials["has_result"] = trials["done"] & trials["beyond_pct"].notna()
     trials["active"] = trials["status"].isin(ACTIVE_STATUSES)
-    trials["failed"] = trials["status"] == FAILED
-    trials["solved"] = trials["done"] & (trials["solved_step"].notna() | (trials["status"] == "solved"))
+    trials["failed"] = trials["status"] == TrialStatus.FAILED
+    trials["solved"] = trials["done"] & (trials["solved_step"].notna() | (trials["status"] == TrialStatus.SOLVED))
     trials["error_line"] = trials["error"].map(_first_line)
     sort_keys = [(task_sort_key(task, label), model_sort_key(variant, readout, supervision), seed, key)
                  for task, label, variant, readout, supervision, seed, key in zip(

@@ -12,6 +12,7 @@ from analysis.cells import EMPTY, OK, PARTIAL_MARK, pct
 from analysis.curves import CurvePlot
 from analysis.labels import LEGEND
 from analysis.load import ALL, LATEST, ReportData
+from sdssm.sweep.store import ACTIVE_STATUSES
 
 AGGREGATION_NOTE = (
     "Accuracy is the mean over test lengths beyond the training range, in %, of the trial's **final** "
@@ -82,7 +83,7 @@ def header(data: ReportData, counts: pd.DataFrame) -> str:
     totals = counts.loc["all"]
     summary = ", ".join(f"{totals[s]} {s}" for s in counts.columns if s != "total" and totals[s])
     lines.append(f"**Trials:** {totals['total']} ({summary})")
-    active = int(totals.get("pending", 0) + totals.get("running", 0))
+    active = int(sum(totals.get(status.value, 0) for status in ACTIVE_STATUSES))
     if active:
         lines += ["", f"> **Warning:** the sweep is still running: {active} of {totals['total']} trials are "
                       f"pending or running; cells marked *running* or {PARTIAL_MARK} are incomplete."]

@@ -24,7 +24,7 @@ from analysis.claims import report_section
 from analysis.curves import CurvePlot, write_curves
 from analysis.labels import LEGEND
 from analysis.load import ReportData, ReportError, load
-from sdssm.sweep.store import Store
+from sdssm.sweep.store import ACTIVE_STATUSES, Store
 
 __all__ = ["FORMATS", "Report", "ReportError", "build_report"]
 
@@ -131,7 +131,7 @@ def json_document(data: ReportData, frames: dict[str, pd.DataFrame], counts: pd.
 
 def _index(data: ReportData, counts: pd.DataFrame, files: list[Path]) -> str:
     totals = counts.loc["all"]
-    active = int(totals["pending"] + totals["running"])
+    active = int(sum(totals[status.value] for status in ACTIVE_STATUSES))
     lines = [f"Report on sweep(s) {', '.join(data.sweeps)}: {totals['total']} trials"
              + (f", {active} still pending or running" if active else "")
              + (f", {totals['failed']} failed" if totals["failed"] else "") + ".",

@@ -14,7 +14,7 @@ from typing import Any
 from ray import tune
 
 from sdssm.sweep.progress import SweepProgress
-from sdssm.sweep.store import FAILED, RUNNING, STOPPED, Store
+from sdssm.sweep.store import Store, TrialStatus
 
 
 class StoreCallback(tune.Callback):
@@ -42,10 +42,10 @@ class StoreCallback(tune.Callback):
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         key = _key(trial)
         self.store.mark_running(key)
-        self._notify(key, RUNNING)
+        self._notify(key, TrialStatus.RUNNING)
 
     def on_trial_restore(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self._notify(_key(trial), RUNNING)
+        self._notify(_key(trial), TrialStatus.RUNNING)
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         key = _key(trial)
@@ -57,13 +57,14 @@ class StoreCallback(tune.Callback):
             summary = {name: _number(result.get(name)) for name in (
                 "steps", "wall_time_s", "solved_step", "solved_wall_time_s", "in_range_accuracy",
                 "beyond_accuracy")}
-            self.store.record_final(key, status=result["status"], accuracy_by_length=result.get(
+            status = TrialStatus(result["status"])
+            self.store.record_final(key, status=status, accuracy_by_length=result.get(
                 "accuracy_by_length"), summary=summary)
             self._finished.add(key)
-            self._notify(key, result["status"], result=summary)
+            self._notify(key, status, result=summary)
         else:
             self.store.record_metrics(key, [result])
-            self._notify(key, RUNNING, result=result)
+            self._notify(key, TrialStatus.RUNNING, result=result)
 
     def on_checkpoint(self, iteration: int, trials: list, trial: Any, checkpoint: Any, **info: Any) -> None:
         self.store.record_checkpoint(_key(trial), checkpoint.path)
@@ -72,14 +73,14 @@ class StoreCallback(tune.Callback):
         key = _key(trial)
         self._attempt.pop(key, None)
         self.store.record_retry(key, _error_text(trial))
-        self._notify(key, RUNNING, retry=True)
+        self._notify(key, TrialStatus.RUNNING, retry=True)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         key = _key(trial)
         if key in self._finished:
             return
         self.store.record_failure(key, _error_text(trial))
-        self._notify(key, FAILED)
+        self._notify(key, TrialStatus.FAILED)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         # Ray reports completion before the trial's status flips, so rely on what we recorded:
@@ -87,14 +88,14 @@ class StoreCallback(tune.Callback):
         # scheduler such as ASHA does that; otherwise it stays 'running' and resumes on a rerun).
         key = _key(trial)
         if key not in self._finished and self.scheduler_stops_trials:
-            self.store.record_final(key, status=STOPPED, accuracy_by_length=None, summary={})
-            self._notify(key, STOPPED)
+            self.store.record_final(key, status=TrialStatus.STOPPED, accuracy_by_length=None, summary={})
+            self._notify(key, TrialStatus.STOPPED)
 
     def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
         if self.progress is not None:
             self.progress.refresh()
 
-    def _notify(self, key: str, status: str, **details: Any) -> None:
+    def _notify(self, key: str, status: TrialStatus, **details: Any) -> None:
         if self.progress is not None:
             self.progress.update(key, status, **details)
 

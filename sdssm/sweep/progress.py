@@ -18,12 +18,13 @@ from rich.table import Table
 from rich.text import Text
 
 from sdssm.config import TrialConfig
-from sdssm.sweep.store import distinct_task_labels
+from sdssm.sweep.store import ACTIVE_STATUSES, TrialStatus, distinct_task_labels
 
 PEAK, FINAL = "peak (periodic eval)", "final"
 
-_STYLE = {"solved": "green", "finished": "yellow", "diverged": "magenta", "failed": "red",
-          "stopped": "cyan", "running": "blue", "pending": "dim", "done": "dim"}
+_STYLE = {TrialStatus.SOLVED: "green", TrialStatus.FINISHED: "yellow", TrialStatus.DIVERGED: "magenta",
+          TrialStatus.FAILED: "red", TrialStatus.STOPPED: "cyan", TrialStatus.RUNNING: "blue",
+          TrialStatus.INTERRUPTED: "yellow", TrialStatus.PENDING: "dim"}
 
 
 class SweepProgress:
@@ -34,7 +35,7 @@ class SweepProgress:
         self.name = name
         self.console = console or Console()
         self.configs = {c.key: c for c in configs}
-        self.status: dict[str, str] = {c.key: "pending" for c in configs}
+        self.status: dict[str, TrialStatus] = {c.key: TrialStatus.PENDING for c in configs}
         tasks = distinct_task_labels((c.task, c.task_params) for c in configs)
         self.tasks = {c.key: task for c, task in zip(configs, tasks)}  # the report's name of each task instance
         shown = {c.model for c in configs if c.supervision != "last"}  # models with another supervision
@@ -64,25 +65,27 @@ class SweepProgress:
             self._live = None
 
     # --- events -------------------------------------------------------------------------------
-    def update(self, key: str, status: str, *, result: dict[str, Any] | None = None, retry: bool = False) -> None:
+    def update(self, key: str, status: TrialStatus | str, *, result: dict[str, Any] | None = None,
+               retry: bool = False) -> None:
         if key not in self.status:
             return
+        status = TrialStatus(status)
         previous = self.status[key]
         self.status[key] = status
         now = time.monotonic()
-        if status == "running" and previous == "pending":
+        if status == TrialStatus.RUNNING and previous == TrialStatus.PENDING:
             self.started[key] = now
         label = self.labels[key]
         accuracy = (result or {}).get("beyond_accuracy")
         if isinstance(accuracy, float) and accuracy == accuracy:
-            if status == "running":  # a periodic evaluation
+            if status == TrialStatus.RUNNING:  # a periodic evaluation
                 self.peak[label] = max(self.peak.get(label, 0.0), accuracy)
                 self.trial_peak[key] = max(self.trial_peak.get(key, 0.0), accuracy)
             else:  # the trial's final evaluation
                 self.final[label] = max(self.final.get(label, 0.0), accuracy)
         if retry:
             self.console.print(f"[yellow]retrying[/] {self._describe(key)} from its last checkpoint")
-        if status not in ("running", "pending") and previous in ("running", "pending"):
+        if status not in ACTIVE_STATUSES and previous in ACTIVE_STATUSES:
             self.durations.append(now - self.started.get(key, now))
             summary = ""
             if result and result.get("beyond_accuracy") is not None:
@@ -106,7 +109,7 @@ class SweepProgress:
             self._live.update(self.render(), refresh=True)
 
     # --- rendering ----------------------------------------------------------------------------
-    def counts(self) -> Counter[str]:
+    def counts(self) -> Counter[TrialStatus]:
         return Counter(self.status.values())
 
     def eta_s(self) -> float | None:
@@ -114,7 +117,7 @@ class SweepProgress:
         if not self.durations:
             return None
         counts = self.counts()
-        remaining = counts["pending"] + counts["running"]
+        remaining = sum(counts[status] for status in ACTIVE_STATUSES)
         mean = sum(self.durations) / len(self.durations)
         return remaining * mean / self.concurrency
 
@@ -129,8 +132,8 @@ class SweepProgress:
             f"  elapsed {_clock(elapsed)}  ETA {_clock(eta) if eta is not None else '—'}")
         status_line = Text("  ").join(
             Text(f"{name} {counts[name]}", style=_STYLE[name])
-            for name in ("pending", "running", "solved", "finished", "diverged", "stopped", "failed")
-            if counts[name] or name in ("pending", "running"))
+            for name in TrialStatus
+            if counts[name] or name in (TrialStatus.PENDING, TrialStatus.RUNNING))
         table = Table(title=None, show_edge=False, box=None, padding=(0, 2))
         table.add_column("best so far, beyond training lengths (model, task)")
         table.add_column(PEAK, justify="right")

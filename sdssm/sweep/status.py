@@ -15,9 +15,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from sdssm.sweep.store import (
-    DONE_STATUSES, FAILED, RUNNING, STATUSES, Store, StoreError, Trial, distinct_task_labels,
-)
+from sdssm.sweep.store import DONE_STATUSES, Store, StoreError, Trial, TrialStatus, distinct_task_labels
 
 PEAK, FINAL = "peak (periodic eval)", "final"
 
@@ -36,23 +34,23 @@ def status_view(store: Store, sweeps: Sequence[str] | None = None) -> Group:
     parts: list[Table | Text] = []
     counts_table = Table(title="trials by status", title_justify="left")
     counts_table.add_column("sweep")
-    for status in STATUSES:
+    for status in TrialStatus:
         counts_table.add_column(status, justify="right")
     counts_table.add_column("total", justify="right")
     running_rows, failed_rows, best_tables = [], [], []
     for name in names:
         trials = store.trials([name])
         counts = Counter(t.status for t in trials)
-        counts_table.add_row(name, *[str(counts[s]) if counts[s] else "·" for s in STATUSES], str(len(trials)))
+        counts_table.add_row(name, *[str(counts[s]) if counts[s] else "·" for s in TrialStatus], str(len(trials)))
         labels = _labels(trials)
-        running = [t for t in trials if t.status == RUNNING]
+        running = [t for t in trials if t.status == TrialStatus.RUNNING]
         peaks = store.peak_accuracies([t.key for t in (trials if name in focus else running)])
         for t in trials:
-            if t.status == RUNNING:
+            if t.status == TrialStatus.RUNNING:
                 progress = f"step {t.steps or 0}"
                 running_rows.append((name, labels[t.key], progress, _pct(peaks.get(t.key)), t.node or "",
                                      t.error or ""))
-            elif t.status == FAILED:
+            elif t.status == TrialStatus.FAILED:
                 failed_rows.append((name, labels[t.key], str(t.attempts), _first_error_line(t.error or "")))
         if name in focus and trials:
             best_tables.append(_best_table(name, trials, peaks))

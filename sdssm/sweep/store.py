@@ -13,127 +13,34 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, create_engine,
-    bindparam, delete, event, func, inspect, or_, select, update,
-)
+from sqlalchemy import bindparam, create_engine, delete, event, func, inspect, or_, select, update
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from sdssm.config import TrialConfig
+from sdssm.sweep.schema import (
+    ACTIVE_STATUSES, DONE_STATUSES, SCHEMA_VERSION, Base, DriverLeaseRow, LengthAccuracy, Meta, Metric, Sweep,
+    SweepTrial, Trial, TrialStatus,
+)
 
-SCHEMA_VERSION = 1
+__all__ = [
+    "ACTIVE_STATUSES", "DEFAULT_DB_URL", "DONE_STATUSES", "SCHEMA_VERSION", "Store", "StoreError", "Trial",
+    "TrialStatus", "distinct_task_labels", "mask_url", "normalize_url", "task_label", "task_label_of", "variant_of",
+]
+
 DEFAULT_DB_URL = "sqlite:///results/sdssm.db"
-
-# Trial statuses. A trial in DONE_STATUSES is never trained again by a rerun of its sweep.
-PENDING, RUNNING, SOLVED, FINISHED, DIVERGED, STOPPED, FAILED = (
-    "pending", "running", "solved", "finished", "diverged", "stopped", "failed")
-STATUSES = (PENDING, RUNNING, SOLVED, FINISHED, DIVERGED, STOPPED, FAILED)
-DONE_STATUSES = frozenset({SOLVED, FINISHED, DIVERGED, STOPPED})
 
 
 class StoreError(Exception):
     """The database cannot be used (bad URL, not ours, newer schema, unreadable file)."""
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class Meta(Base):
-    __tablename__ = "sdssm_meta"
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    value: Mapped[str] = mapped_column(Text)
-
-
-class Sweep(Base):
-    __tablename__ = "sweeps"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
-    description: Mapped[str] = mapped_column(Text, default="")
-    spec_path: Mapped[str] = mapped_column(Text, default="")
-    spec_text: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    # Set each time `run` registers the sweep (runner.plan), so it is when the sweep was last run: the
-    # report's default sweep is the one with the latest (Store.sweeps_by_last_run).
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
-class SweepTrial(Base):
-    """Membership: a trial may belong to several sweeps (and is trained once)."""
-
-    __tablename__ = "sweep_trials"
-    sweep_id: Mapped[int] = mapped_column(ForeignKey("sweeps.id", ondelete="CASCADE"), primary_key=True)
-    trial_key: Mapped[str] = mapped_column(ForeignKey("trials.key", ondelete="CASCADE"), primary_key=True)
-    position: Mapped[int] = mapped_column(Integer, default=0)
-
-
-class Trial(Base):
-    __tablename__ = "trials"
-    key: Mapped[str] = mapped_column(String(32), primary_key=True)
-    config: Mapped[dict[str, Any]] = mapped_column(JSON)
-    # Denormalised config columns, for queries and reports (None where the model does not use them).
-    task: Mapped[str] = mapped_column(String(100), index=True)
-    task_label: Mapped[str] = mapped_column(String(200))
-    model: Mapped[str] = mapped_column(String(50))
-    readout: Mapped[str] = mapped_column(String(20))
-    variant: Mapped[str] = mapped_column(String(100))  # e.g. "sdssm", "diagonal+B", "diagonal"
-    seed: Mapped[int] = mapped_column(Integer)
-    lr: Mapped[float] = mapped_column(Float)
-    weight_decay: Mapped[float] = mapped_column(Float)
-    k: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    p: Mapped[float | None] = mapped_column(Float, nullable=True)
-    state_size: Mapped[int] = mapped_column(Integer)
-    query_token: Mapped[bool] = mapped_column(Boolean)
-    train_max_length: Mapped[int] = mapped_column(Integer)
-    test_max_length: Mapped[int] = mapped_column(Integer)
-    # Progress and outcome.
-    status: Mapped[str] = mapped_column(String(20), default=PENDING, index=True)
-    node: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    steps: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    wall_time_s: Mapped[float | None] = mapped_column(Float, nullable=True)
-    solved_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    solved_wall_time_s: Mapped[float | None] = mapped_column(Float, nullable=True)
-    in_range_accuracy: Mapped[float | None] = mapped_column(Float, nullable=True)
-    beyond_accuracy: Mapped[float | None] = mapped_column(Float, nullable=True)
-    error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    checkpoint_path: Mapped[str | None] = mapped_column(Text, nullable=True)
-    resumed_from_step: Mapped[int | None] = mapped_column(Integer, nullable=True)  # where the last attempt began
-    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-
-
-class Metric(Base):
-    """One periodic evaluation of a trial."""
-
-    __tablename__ = "metrics"
-    __table_args__ = (UniqueConstraint("trial_key", "step", name="uq_metric_trial_step"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    trial_key: Mapped[str] = mapped_column(ForeignKey("trials.key", ondelete="CASCADE"), index=True)
-    step: Mapped[int] = mapped_column(Integer)
-    loss: Mapped[float | None] = mapped_column(Float, nullable=True)
-    train_accuracy: Mapped[float | None] = mapped_column(Float, nullable=True)
-    in_range_accuracy: Mapped[float | None] = mapped_column(Float, nullable=True)
-    beyond_accuracy: Mapped[float | None] = mapped_column(Float, nullable=True)
-    wall_time_s: Mapped[float | None] = mapped_column(Float, nullable=True)
-
-
-class LengthAccuracy(Base):
-    """Accuracy at one test length in the final evaluation of a trial."""
-
-    __tablename__ = "length_accuracies"
-    trial_key: Mapped[str] = mapped_column(ForeignKey("trials.key", ondelete="CASCADE"), primary_key=True)
-    length: Mapped[int] = mapped_column(Integer, primary_key=True)
-    accuracy: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 def now() -> datetime:
@@ -379,7 +286,7 @@ class Store:
     def mark_running(self, key: str, *, node: str | None = None) -> None:
         with self.session() as session:
             trial = _get_trial(session, key)
-            trial.status, trial.node, trial.error = RUNNING, node or trial.node, None
+            trial.status, trial.node, trial.error = TrialStatus.RUNNING, node or trial.node, None
             trial.attempts += 1
             trial.started_at = trial.started_at or now()
             trial.updated_at = now()
@@ -396,7 +303,7 @@ class Store:
         counts as the next attempt)."""
         with self.session() as session:
             trial = _get_trial(session, key)
-            trial.status = RUNNING
+            trial.status = TrialStatus.RUNNING
             trial.error = f"retrying after: {error}"
             trial.updated_at = now()
 
@@ -420,12 +327,16 @@ class Store:
         with self.session() as session:
             _get_trial(session, key).checkpoint_path = path
 
-    def record_final(self, key: str, *, status: str, accuracy_by_length: Sequence[float] | None,
+    def record_final(self, key: str, *, status: TrialStatus | str, accuracy_by_length: Sequence[float] | None,
                      summary: dict[str, Any]) -> None:
         """The trial's outcome: status, final per-length accuracies (length 1 first) and summary numbers
-        (steps, wall_time_s, solved_step, solved_wall_time_s, in_range_accuracy, beyond_accuracy)."""
-        if status not in STATUSES:
-            raise ValueError(f"unknown status {status!r}")
+        (steps, wall_time_s, solved_step, solved_wall_time_s, in_range_accuracy, beyond_accuracy).
+        `status` is a TrialStatus or its value ('solved'); anything else raises ValueError."""
+        try:
+            status = TrialStatus(status)
+        except ValueError:
+            known = ", ".join(s.value for s in TrialStatus)
+            raise ValueError(f"unknown status {status!r} (known: {known})") from None
         with self.session() as session:
             trial = _get_trial(session, key)
             trial.status = status
@@ -443,18 +354,37 @@ class Store:
     def record_failure(self, key: str, error: str) -> None:
         with self.session() as session:
             trial = _get_trial(session, key)
-            trial.status, trial.error = FAILED, error
+            trial.status, trial.error = TrialStatus.FAILED, error
             trial.finished_at = trial.updated_at = now()
 
     def reset_interrupted(self, keys: Iterable[str]) -> None:
-        """Trials left 'running' by a driver that died go back to pending before a rerun."""
+        """Trials left running (a driver that died) or interrupted (a driver that was stopped) go back to
+        pending before a rerun."""
         with self.session() as session:
             for chunk in _chunks(keys):
-                for trial in session.scalars(select(Trial).where(Trial.key.in_(chunk), Trial.status == RUNNING)):
-                    trial.status = PENDING
+                session.execute(update(Trial).where(
+                    Trial.key.in_(chunk), Trial.status.in_([TrialStatus.RUNNING, TrialStatus.INTERRUPTED])
+                ).values(status=TrialStatus.PENDING))
+
+    def mark_interrupted(self, trial_keys: Iterable[str]) -> int:
+        """Those of the trials that are running become interrupted (their driver is stopping); returns how
+        many did. Trials in any other status are left alone."""
+        changed = 0
+        with self.session() as session:
+            for chunk in _chunks(trial_keys):
+                result = session.execute(update(Trial).where(
+                    Trial.key.in_(chunk), Trial.status == TrialStatus.RUNNING
+                ).values(status=TrialStatus.INTERRUPTED, updated_at=now()))
+                changed += result.rowcount or 0
+        return changed
+
+    def record_restore_note(self, trial_key: str, note: str) -> None:
+        """How the trial's last attempt restored its checkpoint (or why it started afresh)."""
+        with self.session() as session:
+            _get_trial(session, trial_key).restore_note = note
 
     # --- reads ------------------------------------------------------------------------------
-    def statuses(self, keys: Iterable[str] | None = None) -> dict[str, str]:
+    def statuses(self, keys: Iterable[str] | None = None) -> dict[str, TrialStatus]:
         with self.session() as session:
             if keys is None:
                 return {key: status for key, status in session.execute(select(Trial.key, Trial.status))}
@@ -522,6 +452,7 @@ class Store:
                 frames[name] = pd.DataFrame(session.execute(query).all(), columns=[c.name for c in table.columns])
         if "trials" in frames:
             frames["trials"]["config"] = frames["trials"]["config"].map(json.dumps)
+            frames["trials"]["status"] = frames["trials"]["status"].map(str)  # plain values: 'solved'
         return frames
 
 
@@ -570,7 +501,7 @@ def _new_trial(config: TrialConfig, stamp: datetime) -> Trial:
         lr=config.lr, weight_decay=config.weight_decay, k=used.get("k"), p=used.get("p"),
         state_size=config.state_size, query_token=config.query_token,
         train_max_length=config.train_max_length, test_max_length=config.test_max_length,
-        status=PENDING, attempts=0, updated_at=stamp)
+        status=TrialStatus.PENDING, attempts=0, updated_at=stamp)
 
 
 def _upsert(connection: Session | Connection, model: type[Base], values: list[dict[str, Any]],
@@ -600,6 +531,18 @@ def _upsert_statement(dialect: str, model: type[Base], columns: tuple[str, ...],
     statement = insert(model)
     updates = {c: statement.excluded[c] for c in columns if c not in index}
     return statement.on_conflict_do_update(index_elements=list(index), set_=updates)
+
+
+def mask_url(url: str) -> str:
+    """The URL with its password hidden ('postgresql://u:***@host/db'), for every message and report.
+    Text that SQLAlchemy cannot parse (a bad port, say) still has any 'user:password@' masked."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return _PASSWORD.sub(r"\1***@", url)
+
+
+_PASSWORD = re.compile(r"(://[^:/@]*:)[^/]*@")
 
 
 def normalize_url(url: str) -> str:

@@ -75,7 +75,7 @@ FAILURES = {
     (DN, DIAG, 1): "CUDA out of memory",
 }
 
-STATUS_COUNTS = {"pending": 2, "running": 1, "solved": 4, "finished": 9, "diverged": 2, "stopped": 0,
+STATUS_COUNTS = {"pending": 2, "running": 1, "interrupted": 0, "solved": 4, "finished": 9, "diverged": 2, "stopped": 0,
                  "failed": 3, "total": 21}
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sdssm.config import TrialConfig
-from sdssm.sweep.store import Store
+from sdssm.sweep.store import Store, TrialStatus
 
 TRACEBACK = ('Traceback (most recent call last):\n  File "train.py", line 3, in step\n'
              "RuntimeError: loss is nan | at step 700")
@@ -32,7 +32,7 @@ TRACEBACK = ('Traceback (most recent call last):\n  File "train.py", line 3, in 
 @dataclass
 class Spec:
     config: TrialConfig
-    status: str  # final status, or pending / running / failed
+    status: TrialStatus  # final status, or pending / running / failed
     beyond: float | None = None
     in_range: float | None = None
     solved_step: int | None = None
@@ -57,10 +57,11 @@ def cfg(task: str, model: str = "sdssm", *, readout: str = "linear", seed: int =
 
 
 def solved(config: TrialConfig, beyond: float, step: int, wall: float, in_range: float = 1.0) -> Spec:
-    return Spec(config, "solved", beyond, in_range, solved_step=step, solved_wall=wall, steps=step)
+    return Spec(config, TrialStatus.SOLVED, beyond, in_range, solved_step=step, solved_wall=wall, steps=step)
 
 
-def finished(config: TrialConfig, beyond: float, in_range: float = 1.0, status: str = "finished") -> Spec:
+def finished(config: TrialConfig, beyond: float, in_range: float = 1.0,
+             status: TrialStatus = TrialStatus.FINISHED) -> Spec:
     return Spec(config, status, beyond, in_range)
 
 
@@ -77,16 +78,16 @@ MAIN: list[Spec] = [
     finished(cfg(P, readout="mlp", seed=0), 0.60),
     finished(cfg(P, readout="mlp", seed=1), 0.65),
     finished(cfg(P, "diagonal", seed=0, lr=1e-3), 0.98),
-    Spec(cfg(P, "diagonal", seed=1, lr=1e-3), "failed", error=TRACEBACK),
+    Spec(cfg(P, "diagonal", seed=1, lr=1e-3), TrialStatus.FAILED, error=TRACEBACK),
     solved(cfg(D4, seed=0, task_params={"n": 4}), 0.995, 5000, 25.5),
-    Spec(cfg(D4, seed=1, task_params={"n": 4}), "running"),
-    Spec(cfg(D4, seed=2, task_params={"n": 4}), "pending"),
-    Spec(cfg(D4, "diagonal", seed=0, task_params={"n": 4}), "failed", error="CUDA out of memory\nmore"),
-    Spec(cfg(D4, "diagonal", seed=1, task_params={"n": 4}), "failed", error="CUDA out of memory"),
-    Spec(cfg(D4, "lstm", seed=0, task_params={"n": 4}), "pending"),
-    Spec(cfg(MOD, seed=0), "diverged", 0.55, 0.97, nan_even=True),
-    Spec(cfg(MOD, readout="mlp", seed=0), "diverged"),
-    Spec(cfg(MOD, "lstm", seed=0), "finished", 0.30, 0.90, nan_even=True),
+    Spec(cfg(D4, seed=1, task_params={"n": 4}), TrialStatus.RUNNING),
+    Spec(cfg(D4, seed=2, task_params={"n": 4}), TrialStatus.PENDING),
+    Spec(cfg(D4, "diagonal", seed=0, task_params={"n": 4}), TrialStatus.FAILED, error="CUDA out of memory\nmore"),
+    Spec(cfg(D4, "diagonal", seed=1, task_params={"n": 4}), TrialStatus.FAILED, error="CUDA out of memory"),
+    Spec(cfg(D4, "lstm", seed=0, task_params={"n": 4}), TrialStatus.PENDING),
+    Spec(cfg(MOD, seed=0), TrialStatus.DIVERGED, 0.55, 0.97, nan_even=True),
+    Spec(cfg(MOD, readout="mlp", seed=0), TrialStatus.DIVERGED),
+    Spec(cfg(MOD, "lstm", seed=0), TrialStatus.FINISHED, 0.30, 0.90, nan_even=True),
 ]
 EXTRA: list[Spec] = [finished(cfg(P, "rnn", seed=0), 0.50), finished(cfg("toy_task", "rnn", seed=0), 0.90)]
 
@@ -95,13 +96,13 @@ def write(store: Store, name: str, specs: list[Spec]) -> None:
     store.register_sweep(name, [spec.config for spec in specs])
     for spec in specs:
         key = spec.config.key
-        if spec.status == "pending":
+        if spec.status == TrialStatus.PENDING:
             continue
         store.mark_running(key, node="test-node")
         store.record_metrics(key, [{"step": 500, "loss": 0.5, "beyond_accuracy": 0.5, "wall_time_s": 2.0}])
-        if spec.status == "running":
+        if spec.status == TrialStatus.RUNNING:
             continue
-        if spec.status == "failed":
+        if spec.status == TrialStatus.FAILED:
             store.record_failure(key, spec.error or "")
             continue
         summary: dict[str, Any] = {"steps": spec.steps, "wall_time_s": 123.0}

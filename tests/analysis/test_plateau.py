@@ -10,7 +10,7 @@ import pytest
 from analysis.load import load
 from analysis.plateau import FELL, IMPROVING, PLATEAUED, TOO_SHORT, last_gain_step, unsolved_progress
 from sdssm.config import TrialConfig
-from sdssm.sweep.store import Store
+from sdssm.sweep.store import Store, TrialStatus
 
 
 def history(beyond: list[float], in_range: list[float]) -> pd.DataFrame:
@@ -43,7 +43,7 @@ def test_unsolved_trials_are_told_apart(tmp_path: Path) -> None:
                    "in_range_accuracy": 1.0}
         if name == "solved":
             summary |= {"solved_step": 1500, "solved_wall_time_s": 3.0}
-        store.record_final(config.key, status="solved" if name == "solved" else "finished",
+        store.record_final(config.key, status=TrialStatus.SOLVED if name == "solved" else TrialStatus.FINISHED,
                            accuracy_by_length=[1.0] * 40 + [curves[name][-1]] * 460, summary=summary)
     data = load(store, ["s"])
     metrics = store.frames(["s"], tables=("metrics",))["metrics"]

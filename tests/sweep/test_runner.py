@@ -14,7 +14,7 @@ from rich.console import Console
 from sdssm.config import TrialConfig
 from sdssm.sweep.runner import RunOptions, run_sweep
 from sdssm.sweep.spec import load_spec
-from sdssm.sweep.store import DONE_STATUSES, Store, StoreError
+from sdssm.sweep.store import DONE_STATUSES, Store, StoreError, TrialStatus
 from sdssm.train import train
 from tests.sweep.conftest import TINY_TRAIN, cli, write_spec
 
@@ -107,7 +107,8 @@ def test_driver_killed_mid_sweep_then_rerun_records_each_trial_once(tmp_path: Pa
                 continue
             trials = _store(tmp_path).trials(["tiny"])
             done = [t for t in trials if t.status in DONE_STATUSES]
-            midway = [t for t in trials if t.status == "running" and t.checkpoint_path and (t.steps or 0) >= 300]
+            midway = [t for t in trials
+                      if t.status == TrialStatus.RUNNING and t.checkpoint_path and (t.steps or 0) >= 300]
             if done and midway:
                 driver.send_signal(signal.SIGKILL)
                 break
@@ -139,7 +140,7 @@ def test_gpus_asked_of_a_cpu_only_cluster_fail_fast_unless_cpu_only(tmp_path: Pa
     assert "no GPUs" in refused.stderr and "--cpu-only" in refused.stderr
     assert "Traceback" not in refused.stderr
     assert time.monotonic() - started < 120
-    assert all(t.status == "pending" for t in _store(tmp_path).trials(["tiny"]))
+    assert all(t.status == TrialStatus.PENDING for t in _store(tmp_path).trials(["tiny"]))
     accepted = cli(*_run_args(spec, tmp_path), "--cpu-only", cwd=tmp_path)
     assert accepted.returncode == 0, accepted.stderr
     _check_complete(_store(tmp_path), "tiny", [20, 40, 60])
@@ -165,7 +166,7 @@ def test_reader_sees_consistent_data_while_a_sweep_writes(tmp_path: Path) -> Non
                 reader.dispose()
             reads += 1
             trials = frames["trials"]
-            saw_running |= bool((trials["status"] == "running").any())
+            saw_running |= bool((trials["status"] == TrialStatus.RUNNING).any())
             for _, trial in trials.iterrows():
                 lengths = frames["lengths"][frames["lengths"]["trial_key"] == trial["key"]]
                 metrics = frames["metrics"][frames["metrics"]["trial_key"] == trial["key"]]
@@ -214,5 +215,5 @@ def test_asha_stops_weak_trials_and_the_sweep_completes(tmp_path: Path) -> None:
     run_sweep(spec, options, Console(quiet=True))
     trials = _store(tmp_path).trials(["tiny"])
     statuses = [t.status for t in trials]
-    assert set(statuses) <= DONE_STATUSES and "stopped" in statuses, statuses
-    assert any(s != "stopped" for s in statuses)  # the best trial ran to its end
+    assert set(statuses) <= DONE_STATUSES and TrialStatus.STOPPED in statuses, statuses
+    assert any(s != TrialStatus.STOPPED for s in statuses)  # the best trial ran to its end

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sdssm.config import TrialConfig
-from sdssm.sweep.store import Store
+from sdssm.sweep.store import Store, TrialStatus
 
 
 def test_an_edited_spec_drops_removed_trials_from_the_sweep_but_keeps_their_results(tmp_path: Path) -> None:
@@ -14,7 +14,7 @@ def test_an_edited_spec_drops_removed_trials_from_the_sweep_but_keeps_their_resu
     store.register_sweep("s", [kept, dropped])
     store.register_sweep("other", [dropped])
     store.mark_running(dropped.key, node="n")
-    store.record_final(dropped.key, status="finished", accuracy_by_length=[0.5] * 500,
+    store.record_final(dropped.key, status=TrialStatus.FINISHED, accuracy_by_length=[0.5] * 500,
                        summary={"steps": 4000, "wall_time_s": 1.0, "beyond_accuracy": 0.5, "in_range_accuracy": 1.0})
     replacement = dropped.replace(max_steps=3000)
     store.register_sweep("s", [kept, replacement])  # the YAML's budget was edited
@@ -22,7 +22,7 @@ def test_an_edited_spec_drops_removed_trials_from_the_sweep_but_keeps_their_resu
     assert sorted(members["key"]) == sorted([kept.key, replacement.key])
     assert list(store.frames(["other"], tables=())["memberships"]["key"]) == [dropped.key]
     trials = {t.key: t for t in store.trials()}
-    assert trials[dropped.key].status == "finished"  # its result stays in the store
+    assert trials[dropped.key].status == TrialStatus.FINISHED  # its result stays in the store
     store.register_sweep("s", [kept, dropped])  # and putting it back finds it done
-    assert {t.key: t.status for t in store.trials(["s"])}[dropped.key] == "finished"
+    assert {t.key: t.status for t in store.trials(["s"])}[dropped.key] == TrialStatus.FINISHED
     store.dispose()

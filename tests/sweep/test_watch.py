@@ -10,7 +10,7 @@ from rich.console import Console
 from sdssm.config import TrialConfig
 from sdssm.sweep.progress import SweepProgress
 from sdssm.sweep.status import status_view
-from sdssm.sweep.store import Store
+from sdssm.sweep.store import Store, TrialStatus
 
 FLIP_FLOP = {"name": "flip_flop", "states": ["low", "high"], "alphabet": ["set", "clear"], "start": "low",
              "transitions": {"low": {"set": "high", "clear": "low"}, "high": {"set": "high", "clear": "low"}},
@@ -32,13 +32,13 @@ def _text(renderable: object) -> str:
 def test_panel_shows_peak_and_final_labelled_and_one_row_per_task_instance() -> None:
     console = Console(record=True, width=200)
     progress = SweepProgress("s", [PARITY, D7, *AUTOMATA], already_done=0, concurrency=2, console=console)
-    progress.update(PARITY.key, "running")
-    progress.update(PARITY.key, "running", result={"step": 500, "beyond_accuracy": 0.98})
-    progress.update(PARITY.key, "running", result={"step": 1000, "beyond_accuracy": 0.95})
-    progress.update(PARITY.key, "finished", result={"beyond_accuracy": 0.907, "steps": 1000})
+    progress.update(PARITY.key, TrialStatus.RUNNING)
+    progress.update(PARITY.key, TrialStatus.RUNNING, result={"step": 500, "beyond_accuracy": 0.98})
+    progress.update(PARITY.key, TrialStatus.RUNNING, result={"step": 1000, "beyond_accuracy": 0.95})
+    progress.update(PARITY.key, TrialStatus.FINISHED, result={"beyond_accuracy": 0.907, "steps": 1000})
     for config, accuracy in zip([D7, *AUTOMATA], (0.5, 0.6, 0.7)):
-        progress.update(config.key, "running", result={"step": 500, "beyond_accuracy": accuracy})
-    progress.update(D7.key, "finished", result={"beyond_accuracy": 0.5, "steps": 500})
+        progress.update(config.key, TrialStatus.RUNNING, result={"step": 500, "beyond_accuracy": accuracy})
+    progress.update(D7.key, TrialStatus.FINISHED, result={"beyond_accuracy": 0.5, "steps": 500})
     log = console.export_text()
     assert "final 90.7% beyond training (peak (periodic eval) 98.0%) after 1000 steps" in log
     assert "Dn n=7 k=8 p=1.2 lr=0.0001 seed=0 [D7] final 50.0%" in log
@@ -57,7 +57,8 @@ def test_status_labels_peak_and_final_and_names_task_instances(tmp_path: Path) -
     store.register_sweep("watch", [PARITY, D7, *AUTOMATA])
     store.mark_running(PARITY.key)
     store.record_metrics(PARITY.key, [{"step": 500, "beyond_accuracy": 0.98, "wall_time_s": 1.0}])
-    store.record_final(PARITY.key, status="finished", accuracy_by_length=None, summary={"beyond_accuracy": 0.907})
+    store.record_final(PARITY.key, status=TrialStatus.FINISHED, accuracy_by_length=None,
+                       summary={"beyond_accuracy": 0.907})
     store.mark_running(AUTOMATA[0].key)
     store.record_metrics(AUTOMATA[0].key, [{"step": 500, "beyond_accuracy": 0.75, "wall_time_s": 1.0}])
     out = _text(status_view(store))  # accuracies of the sweep run last
@@ -77,7 +78,7 @@ def test_supervision_is_part_of_the_row_where_it_varies(tmp_path: Path) -> None:
     lstm = TrialConfig(task="parity_check", model="lstm")
     progress = SweepProgress("s", [PARITY, prefixes, lstm], already_done=0, concurrency=2, console=Console())
     for config in (PARITY, prefixes, lstm):
-        progress.update(config.key, "running", result={"step": 500, "beyond_accuracy": 0.5})
+        progress.update(config.key, TrialStatus.RUNNING, result={"step": 500, "beyond_accuracy": 0.5})
     assert sorted(progress.peak) == ["lstm/linear parity_check", "sdssm/linear parity_check supervision=last",
                                      "sdssm/linear parity_check supervision=prefixes"]
     store = Store(str(tmp_path / "s.db"))

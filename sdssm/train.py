@@ -1,6 +1,7 @@
 """One trial: the training loop, evaluation over every test length, early stopping and checkpoints.
 
-No Ray and no SQL in here: the sweep layer passes a `report` callback and stores what it receives.
+No Ray and no SQL in here: the sweep layer passes a `report` callback and stores what it receives (typed
+records, sdssm/results.py).
 
 Protocol (PAPER.md): one length per batch drawn uniformly from train_min..train_max, fresh strings
 every step, cross-entropy on the final output (`supervision: last`, the paper's) or on every labelled
@@ -17,7 +18,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -27,14 +28,15 @@ import tasks
 from sdssm.config import TrialConfig
 from sdssm.models import SequenceModel, build_model
 from sdssm.optim import FlatAdam
+from sdssm.results import FinalResult, PeriodicResult, Result
 
 SOLVED, FINISHED, DIVERGED = "solved", "finished", "diverged"
 CHECKPOINT_FORMAT = 2  # 2: one flat Adam state (sdssm/optim.py); 1 (per-parameter Adam state) still loads
 READABLE_CHECKPOINT_FORMATS = (1, 2)
 
-# report(metrics, checkpoint): called after every periodic evaluation and once with the final result
-# (metrics["final"] is True). `checkpoint()` returns the trainer state to save, or the argument is None.
-ReportFn = Callable[[dict[str, Any], Callable[[], dict[str, Any]] | None], None]
+# report(result, checkpoint): called with a PeriodicResult after every periodic evaluation and once with
+# the FinalResult. `checkpoint()` returns the trainer state to save, or the argument is None.
+ReportFn = Callable[[Result, Callable[[], dict[str, Any]] | None], None]
 
 
 @dataclass
@@ -47,15 +49,24 @@ class Evaluation:
     beyond_accuracy: float  # mean over labelled lengths train_max_length+1..test_max_length
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrialOutcome:
-    status: str  # solved | finished | diverged
-    steps: int
-    wall_time_s: float
-    solved_step: int | None
-    solved_wall_time_s: float | None
-    final: Evaluation | None
-    history: list[dict[str, Any]] = field(default_factory=list)
+    """What `train` returns: the final result and every periodic one."""
+
+    final: FinalResult
+    history: list[PeriodicResult]
+
+    @property
+    def status(self) -> str:  # solved | finished | diverged
+        return self.final.status
+
+    @property
+    def steps(self) -> int:
+        return self.final.steps
+
+    @property
+    def solved_step(self) -> int | None:
+        return self.final.solved_step
 
 
 def resolve_device(requested: str) -> torch.device:
@@ -86,9 +97,11 @@ def training_loss(model: SequenceModel, tokens: torch.Tensor, labels: torch.Tens
     if supervision != "prefixes":
         raise ValueError(f"supervision: {supervision!r} is not one of last, prefixes")
     logits = model.prefix_logits(tokens)  # [B, L, C]
+    # Time-major rows: free for SD-SSM, whose prefix logits are a [B, L, C] view of [L, B, C] ones.
     # Unlabelled prefixes (mask off) weigh zero; no boolean indexing, so no host sync on a GPU.
-    per_prefix = F.cross_entropy(logits.flatten(0, 1), labels.flatten(), reduction="none")
-    weights = mask.flatten().to(per_prefix.dtype)
+    per_prefix = F.cross_entropy(logits.transpose(0, 1).reshape(-1, logits.shape[2]), labels.t().reshape(-1),
+                                 reduction="none")
+    weights = mask.t().reshape(-1).to(per_prefix.dtype)
     return (per_prefix * weights).sum() / weights.sum(), logits[:, -1]
 
 
@@ -120,8 +133,8 @@ class Trainer:
         self.solved_streak = 0
         self.solved_step: int | None = None
         self.solved_wall_time_s: float | None = None
-        self.history: list[dict[str, Any]] = []
-        self.final: dict[str, Any] | None = None  # the final report, once the trial has ended
+        self.history: list[PeriodicResult] = []
+        self.final: FinalResult | None = None  # once the trial has ended
         self.attempt_start_step = 0
         self._window_loss = 0.0
         self._window_correct = 0.0
@@ -184,7 +197,7 @@ class Trainer:
         config = self.config
         if self.final is not None:  # restored after the trial had already ended: say it again
             if report is not None:
-                report(dict(self.final), self.state_dict)
+                report(self.final, self.state_dict)
             return self._outcome()
         status = FINISHED
         self.attempt_start_step = self.step  # > 0 when this run continues from a checkpoint
@@ -209,10 +222,10 @@ class Trainer:
             status = SOLVED
         final = self._final_evaluation(status)
         if report is not None:
-            report(dict(final), self.state_dict)
+            report(final, self.state_dict)
         return self._outcome()
 
-    def _periodic_evaluation(self) -> dict[str, Any]:
+    def _periodic_evaluation(self) -> PeriodicResult:
         evaluation = self.evaluate(self.config.eval_samples)
         if evaluation.beyond_accuracy >= self.config.solve_threshold:
             self.solved_streak += 1
@@ -221,46 +234,38 @@ class Trainer:
         else:
             self.solved_streak = 0
         steps = max(self._window_steps, 1)
-        metrics = {
-            "step": self.step,
-            "loss": self._window_loss / steps,
-            "train_accuracy": self._window_correct / steps,
-            "in_range_accuracy": evaluation.in_range_accuracy,
-            "beyond_accuracy": evaluation.beyond_accuracy,
-            "wall_time_s": self.elapsed_s,
-            "attempt_start_step": self.attempt_start_step,
-            "final": False,
-        }
+        result = PeriodicResult(
+            step=self.step,
+            loss=self._window_loss / steps,
+            train_accuracy=self._window_correct / steps,
+            in_range_accuracy=evaluation.in_range_accuracy,
+            beyond_accuracy=evaluation.beyond_accuracy,
+            wall_time_s=self.elapsed_s,
+            attempt_start_step=self.attempt_start_step,
+        )
         self._window_loss = self._window_correct = 0.0
         self._window_steps = 0
-        self.history.append(metrics)
-        return metrics
+        self.history.append(result)
+        return result
 
-    def _final_evaluation(self, status: str) -> dict[str, Any]:
+    def _final_evaluation(self, status: str) -> FinalResult:
         params_finite = all(bool(torch.isfinite(p).all()) for p in self.model.parameters())
         evaluation = self.evaluate(self.config.final_eval_samples, salt=1) if params_finite else None
-        self.final = {
-            "step": self.step,
-            "final": True,
-            "status": status,
-            "steps": self.step,
-            "wall_time_s": self.elapsed_s,
-            "solved_step": self.solved_step,
-            "solved_wall_time_s": self.solved_wall_time_s,
-            "in_range_accuracy": evaluation.in_range_accuracy if evaluation else None,
-            "beyond_accuracy": evaluation.beyond_accuracy if evaluation else None,
-            "accuracy_by_length": evaluation.accuracy_by_length if evaluation else None,
-        }
+        self.final = FinalResult(
+            status=status,
+            steps=self.step,
+            wall_time_s=self.elapsed_s,
+            solved_step=self.solved_step,
+            solved_wall_time_s=self.solved_wall_time_s,
+            in_range_accuracy=evaluation.in_range_accuracy if evaluation else None,
+            beyond_accuracy=evaluation.beyond_accuracy if evaluation else None,
+            accuracy_by_length=evaluation.accuracy_by_length if evaluation else None,
+        )
         return self.final
 
     def _outcome(self) -> TrialOutcome:
         assert self.final is not None
-        final = None
-        if self.final["accuracy_by_length"] is not None:
-            final = Evaluation(self.final["step"], self.final["accuracy_by_length"],
-                               self.final["in_range_accuracy"], self.final["beyond_accuracy"])
-        return TrialOutcome(self.final["status"], self.step, self.elapsed_s, self.solved_step,
-                            self.solved_wall_time_s, final, list(self.history))
+        return TrialOutcome(self.final, list(self.history))
 
     # --- checkpoints --------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -277,9 +282,9 @@ class Trainer:
             "solved_streak": self.solved_streak,
             "solved_step": self.solved_step,
             "solved_wall_time_s": self.solved_wall_time_s,
-            "history": list(self.history),
+            "history": [result.to_report() for result in self.history],
             "window": (self._window_loss, self._window_correct, self._window_steps),
-            "final": self.final,
+            "final": self.final.to_report() if self.final is not None else None,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -296,9 +301,9 @@ class Trainer:
         self.solved_streak = state["solved_streak"]
         self.solved_step = state["solved_step"]
         self.solved_wall_time_s = state["solved_wall_time_s"]
-        self.history = list(state["history"])
+        self.history = [PeriodicResult.from_report(entry) for entry in state["history"]]
         self._window_loss, self._window_correct, self._window_steps = state["window"]
-        self.final = state["final"]
+        self.final = FinalResult.from_report(state["final"]) if state["final"] is not None else None
 
 
 def train(config: TrialConfig, checkpoint: dict[str, Any] | None = None,

@@ -7,14 +7,17 @@ lazily (never in __init__), and it drops its live-progress display when pickled.
 
 from __future__ import annotations
 
-import math
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 from ray import tune
+from rich.markup import escape
 
+from sdssm.results import FinalResult
 from sdssm.sweep.progress import SweepProgress
 from sdssm.sweep.store import Store, TrialStatus
+from sdssm.sweep.trainable import TrialReport
 
 
 class StoreCallback(tune.Callback):
@@ -26,11 +29,13 @@ class StoreCallback(tune.Callback):
         self._store: Store | None = None
         self._finished: set[str] = set()  # keys whose final result was recorded in this run
         self._attempt: dict[str, tuple[str | None, int | None]] = {}  # per key: (node, start step)
+        self._notes: dict[str, str] = {}  # per key: the restore note recorded in this run
 
     def __getstate__(self) -> dict[str, Any]:
         # Pickled into Ray's experiment state: no engine, no live display.
         return {"db_url": self.db_url, "scheduler_stops_trials": self.scheduler_stops_trials,
-                "progress": None, "_store": None, "_finished": set(), "_attempt": {}}
+                "progress": None, "_store": None, "_finished": set(), "_attempt": {},
+                "_notes": {}}
 
     @property
     def store(self) -> Store:
@@ -49,22 +54,28 @@ class StoreCallback(tune.Callback):
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         key = _key(trial)
-        attempt = (_node_label(result), result.get("attempt_start_step"))
-        if not result.get("final") and self._attempt.get(key) != attempt:
+        report = TrialReport.from_report(result)
+        if report.restore_note is not None and self._notes.get(key) != report.restore_note:
+            self._notes[key] = report.restore_note
+            self.store.record_restore_note(key, report.restore_note)
+            self._say(f"[yellow]checkpoint[/] {escape(key)}: {escape(report.restore_note)}")
+        if isinstance(report.result, FinalResult):
+            final = report.result
+            status = TrialStatus(final.status)
+            values = dataclasses.asdict(final)
+            self.store.record_final(key, status=status, accuracy_by_length=final.accuracy_by_length,
+                                    summary=values)
+            self._finished.add(key)
+            self._notify(key, status, result=values)
+            return
+        periodic = report.result
+        attempt = (_node_label(result, report.node_id), periodic.attempt_start_step)
+        if self._attempt.get(key) != attempt:
             self._attempt[key] = attempt
             self.store.mark_attempt(key, node=attempt[0], start_step=attempt[1])
-        if result.get("final"):
-            summary = {name: _number(result.get(name)) for name in (
-                "steps", "wall_time_s", "solved_step", "solved_wall_time_s", "in_range_accuracy",
-                "beyond_accuracy")}
-            status = TrialStatus(result["status"])
-            self.store.record_final(key, status=status, accuracy_by_length=result.get(
-                "accuracy_by_length"), summary=summary)
-            self._finished.add(key)
-            self._notify(key, status, result=summary)
-        else:
-            self.store.record_metrics(key, [result])
-            self._notify(key, TrialStatus.RUNNING, result=result)
+        values = dataclasses.asdict(periodic)
+        self.store.record_metrics(key, [values])
+        self._notify(key, TrialStatus.RUNNING, result=values)
 
     def on_checkpoint(self, iteration: int, trials: list, trial: Any, checkpoint: Any, **info: Any) -> None:
         self.store.record_checkpoint(_key(trial), checkpoint.path)
@@ -95,6 +106,11 @@ class StoreCallback(tune.Callback):
         if self.progress is not None:
             self.progress.refresh()
 
+    def _say(self, line: str) -> None:
+        """A line in the driver's output (the live progress's console; none without one)."""
+        if self.progress is not None:
+            self.progress.console.print(line)
+
     def _notify(self, key: str, status: TrialStatus, **details: Any) -> None:
         if self.progress is not None:
             self.progress.update(key, status, **details)
@@ -104,17 +120,11 @@ def _key(trial: Any) -> str:
     return trial.config["trial"]["key"]
 
 
-def _node_label(result: dict) -> str | None:
-    """'hostname (node 1a2b3c4d)': the host, and Ray's node id where several nodes share one host."""
+def _node_label(result: dict, node_id: str | None) -> str | None:
+    """'hostname (node 1a2b3c4d)': the host (from Ray's own result keys), and Ray's node id where several
+    nodes share one host."""
     host = result.get("hostname") or result.get("node_ip")
-    node_id = result.get("node_id")
     return f"{host} (node {node_id[:8]})" if host and node_id else host
-
-
-def _number(value: Any) -> Any:
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
 
 
 def _error_text(trial: Any) -> str:

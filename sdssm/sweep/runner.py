@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,6 @@ class RunOptions:
     cpu_only: bool = False  # run a GPU sweep on CPUs instead of refusing
     num_cpus: int | None = None  # CPUs of the embedded local Ray (default: all)
     dashboard: bool = True
-    fault_injection: dict[str, Any] | None = None  # tests only: see sweep/trainable.py
 
 
 @dataclass
@@ -89,10 +89,7 @@ def trial_params(config: TrialConfig, resources: dict[str, float], checkpoint: s
     device = "cuda" if resources.get("gpu", 0) > 0 else "cpu"
     threads = max(1, int(resources["cpu"]))
     config = config.replace(device=device, threads=threads)
-    params: dict[str, Any] = {"trial": config.to_dict(), "key": config.key, "resume_from": checkpoint}
-    if options.fault_injection:
-        params.update(options.fault_injection)
-    return params
+    return {"trial": config.to_dict(), "key": config.key, "resume_from": checkpoint}
 
 
 def connect(options: RunOptions, console: Console) -> None:
@@ -124,8 +121,12 @@ def _dashboard_token_hint() -> str:
     return ""
 
 
-def run_sweep(spec: SweepSpec, options: RunOptions, console: Console | None = None) -> RunSummary:
-    """Run every unfinished trial of `spec`; results stream into the store at options.db_url."""
+def run_sweep(spec: SweepSpec, options: RunOptions, console: Console | None = None, *,
+              trainable: Callable[[dict[str, Any]], None] | None = None) -> RunSummary:
+    """Run every unfinished trial of `spec`; results stream into the store at options.db_url.
+
+    `trainable` is the Ray Tune function each trial runs (default `sdssm.sweep.trainable.run_trial`);
+    tests pass a wrapper of it that injects a fault, as Ray's own restore tests pass their trainables."""
     import ray
     from ray import tune
 
@@ -133,6 +134,7 @@ def run_sweep(spec: SweepSpec, options: RunOptions, console: Console | None = No
     from sdssm.sweep.progress import SweepProgress
     from sdssm.sweep.trainable import run_trial
 
+    trainable = trainable or run_trial
     console = console or Console()
     # Our own live progress replaces Tune's; the legacy reporter at verbose=0 prints nothing.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
@@ -164,7 +166,7 @@ def run_sweep(spec: SweepSpec, options: RunOptions, console: Console | None = No
         scheduler = _scheduler(spec)
         callback = StoreCallback(store.url, progress, scheduler_stops_trials=scheduler is not None)
         tuner = tune.Tuner(
-            tune.with_resources(run_trial, resources),
+            tune.with_resources(trainable, resources),
             param_space={"trial": tune.grid_search(
                 [trial_params(c, resources, checkpoints.get(c.key), options) for c in todo])},
             tune_config=tune.TuneConfig(

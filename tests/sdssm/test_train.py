@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 import torch
 
 from sdssm.config import TrialConfig
+from sdssm.results import FinalResult, PeriodicResult, Result, finite_or_none, parse_report
 from sdssm.train import DIVERGED, FINISHED, SOLVED, Trainer, train
 
 SMALL = dict(task="parity_check", state_size=16, k=4, batch_size=32, max_steps=60, eval_interval=20,
@@ -32,7 +34,7 @@ def test_restored_trial_continues_bit_identically(model: str, changes: dict[str,
 
     saved: dict[str, Any] = {}
 
-    def crash_at_step_20(metrics: dict[str, Any], checkpoint: Any) -> None:
+    def crash_at_step_20(result: Result, checkpoint: Any) -> None:
         saved["state"] = checkpoint()
         raise Crash
 
@@ -42,15 +44,17 @@ def test_restored_trial_continues_bit_identically(model: str, changes: dict[str,
     # Through serialisation, as the sweep layer does.
     restored = Trainer(config, checkpoint=_roundtrip(saved["state"]))
     assert restored.step == 20
-    reports: list[dict[str, Any]] = []
-    restored.run(lambda metrics, _: reports.append(metrics))
+    reports: list[Result] = []
+    restored.run(lambda result, _: reports.append(result))
 
     for a, b in zip(uninterrupted.model.state_dict().values(), restored.model.state_dict().values()):
         assert torch.equal(a, b)
-    # As JSON: NaN (an unlabelled length of modular arithmetic) then equals NaN.
-    assert json.dumps(_without_clock(restored.final)) == json.dumps(_without_clock(uninterrupted.final))
-    assert [m["step"] for m in reports] == [40, 60, 60]
-    assert reports[0]["attempt_start_step"] == 20
+    assert _without_clock(restored.final) == _without_clock(uninterrupted.final)
+    assert restored.history[1:] == [r for r in reports if isinstance(r, PeriodicResult)]
+    assert [r.step for r in restored.history] == [r.step for r in uninterrupted.history] == [20, 40, 60]
+    assert [r.step for r in reports] == [40, 60, 60]
+    assert isinstance(reports[0], PeriodicResult) and reports[0].attempt_start_step == 20
+    assert reports[-1] == restored.final
 
 
 def test_early_stop_when_solved_and_status() -> None:
@@ -80,8 +84,10 @@ def test_nan_loss_ends_the_trial_as_diverged_not_a_crash() -> None:
     outcome = trainer.run(lambda metrics, _: reports.append(metrics))
     assert outcome.status == DIVERGED
     assert outcome.steps == 1
-    assert outcome.final is None  # no accuracy is claimed for a NaN model
-    assert reports[-1]["final"] and reports[-1]["status"] == DIVERGED
+    # No accuracy is claimed for a NaN model, and the NaN loss of its window is no value, not NaN.
+    assert outcome.final.accuracy_by_length is None and outcome.final.beyond_accuracy is None
+    assert isinstance(reports[-1], FinalResult) and reports[-1].status == DIVERGED
+    assert parse_report(json.loads(json.dumps(reports[-1].to_report()))) == reports[-1]
 
 
 def test_evaluation_masks_unlabelled_lengths() -> None:
@@ -109,9 +115,9 @@ def test_sdssm_learns_parity_and_generalizes_to_length_500() -> None:
     assert outcome.final is not None and outcome.final.beyond_accuracy >= 0.99
 
 
-def _without_clock(final: dict[str, Any] | None) -> dict[str, Any]:
+def _without_clock(final: FinalResult | None) -> FinalResult:
     assert final is not None
-    return {k: v for k, v in final.items() if k not in ("wall_time_s", "solved_wall_time_s")}
+    return dataclasses.replace(final, wall_time_s=0.0, solved_wall_time_s=None)
 
 
 def _roundtrip(state: dict[str, Any]) -> dict[str, Any]:
@@ -146,3 +152,45 @@ def test_prefixes_loss_is_the_mean_over_labelled_prefixes(model: str, query_toke
     expected = torch.stack(per_prefix).sum() / batch.mask.sum()
     torch.testing.assert_close(loss, expected, rtol=1e-10, atol=1e-10)
     torch.testing.assert_close(last, net(batch.tokens), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("value, expected", [
+    (0.5, 0.5), (0, 0.0), (None, None), (math.nan, None), (math.inf, None), (-math.inf, None),
+    (torch.tensor(0.25).item(), 0.25)])
+def test_the_non_finite_rule(value: float | None, expected: float | None) -> None:
+    assert finite_or_none(value) == expected
+
+
+def test_results_round_trip_through_a_report_without_non_finite_numbers() -> None:
+    """A record never holds NaN or inf; its report leaves numbers without a value out (Ray's ASHA skips a
+    result without its metric and fails on None), and parsing the report gives the record back."""
+    periodic = PeriodicResult(step=20, loss=math.inf, train_accuracy=0.5, in_range_accuracy=math.nan,
+                              beyond_accuracy=None, wall_time_s=1.5, attempt_start_step=0)
+    assert (periodic.loss, periodic.in_range_accuracy) == (None, None)
+    report = periodic.to_report()
+    assert report == {"step": 20, "train_accuracy": 0.5, "wall_time_s": 1.5, "attempt_start_step": 0,
+                      "final": False}
+    assert parse_report(json.loads(json.dumps(report, allow_nan=False))) == periodic
+    final = FinalResult(status=SOLVED, steps=60, wall_time_s=3.0, solved_step=40, solved_wall_time_s=2.0,
+                        in_range_accuracy=1.0, beyond_accuracy=0.9, accuracy_by_length=[1.0, math.nan, 0.8])
+    assert final.accuracy_by_length == [1.0, None, 0.8]
+    report = final.to_report()
+    assert report["final"] is True and report["step"] == 60
+    assert parse_report({**json.loads(json.dumps(report, allow_nan=False)), "training_iteration": 3}) == final
+    with pytest.raises(ValueError, match="lacks wall_time_s"):
+        FinalResult.from_report({"final": True, "status": SOLVED, "steps": 3})
+    with pytest.raises(ValueError, match="not a PeriodicResult report"):
+        PeriodicResult.from_report(report)
+
+
+def test_a_format_2_checkpoint_with_result_dicts_still_restores() -> None:
+    """Checkpoints written before the typed records held the results as dicts with NaN in them."""
+    config = TrialConfig(**{**SMALL, "max_steps": 20})
+    trainer = Trainer(config)
+    trainer.run()
+    state = trainer.state_dict()
+    old_history = [{**entry, "loss": math.nan} for entry in state["history"]]
+    old_final = {**state["final"], "beyond_accuracy": math.nan}
+    restored = Trainer(config, _roundtrip({**state, "history": old_history, "final": old_final}))
+    assert restored.history[0].loss is None and restored.final is not None
+    assert restored.final.beyond_accuracy is None

@@ -17,6 +17,7 @@ from sdssm.sweep.spec import load_spec
 from sdssm.sweep.store import DONE_STATUSES, Store, StoreError, TrialStatus
 from sdssm.train import train
 from tests.sweep.conftest import TINY_TRAIN, cli, write_spec
+from tests.sweep.faults import fail_once_at_step
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -78,8 +79,8 @@ def test_trial_that_raises_once_is_retried_from_its_checkpoint(tmp_path: Path) -
     spec = load_spec(write_spec(tmp_path, seeds=[0], max_failures=2))
     marker = tmp_path / "failed-once"
     options = RunOptions(db_url=str(tmp_path / "results.db"), storage_path=str(tmp_path / "ray"), num_cpus=2,
-                         dashboard=False, fault_injection={"fail_once_at_step": 40, "fail_marker": str(marker)})
-    run_sweep(spec, options, Console(quiet=True))
+                         dashboard=False)
+    run_sweep(spec, options, Console(quiet=True), trainable=fail_once_at_step(40, marker))
     assert marker.exists(), "the injected failure never happened"
     store = _store(tmp_path)
     (trial,) = store.trials(["tiny"])

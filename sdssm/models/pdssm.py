@@ -1,0 +1,174 @@
+"""PD-SSM (Terzić, Menet et al., NeurIPS 2025, arXiv 2509.22284), one layer: A(u) = P(u) D(u).
+
+Per token u (one of the vocabulary V = alphabet [+ query token]):
+  s(u)  = softmax(S u)                         selection weights over a dictionary of k matrices
+  M(u)  = sum_i s_i(u) A_i                     [N, N], as SD-SSM's mix (without the normalisation)
+  P(u)  = one-hot of argmax_n M(u)[m, n] in every row m     (straight-through: the gradient is that of
+          softmax_n M(u)[m, n], the authors' estimator)
+  D(u)  = sigmoid(R u) * exp(i 2π sigmoid(Φ u))    a complex diagonal of modulus < 1
+  h_t   = D(u_t) ⊙ (P(u_t) h_{t-1}) + (B_re + i B_im) u_t,   h_{-1} = e_0 (the authors' one-hot start)
+  y     = C LayerNorm([Re h_t, Im h_t]) + c    (or an MLP head), read at the last position
+P(u) h is a gather: row m of P(u) holds one 1, at column idx(u)[m], so (P h)[m] = h[idx(u)[m]]. One layer
+of state size N emulates any N-state automaton (P moves the one-hot state, D keeps it of modulus one in
+the limit), and a step costs O(N), not SD-SSM's O(N^2). With one-hot inputs every per-token quantity is
+a table over the vocabulary: R, Φ, B_re, B_im are [V, N] tables, S is [k, V] (the authors feed an
+embedding through small MLPs; a table is what any function of a one-hot input reduces to).
+
+The fast path is `PDScan`, one autograd node for the recurrence (real and imaginary parts as real
+tensors). With z_t = P(u_t) h_{t-1} and G_t = dLoss/dh_t (real part + i imaginary part):
+    dz_t = conj(D_t) G_t,   dD_t = G_t conj(z_t),   db_t = G_t,
+    dh_{t-1}[n] += sum of dz_t[m] over the rows m with idx(u_t)[m] = n    (a scatter-add, the gather's adjoint)
+    dP_v = sum over positions with token v of Re(dz_t conj(h_{t-1})ᵀ) = dz_re h_reᵀ + dz_im h_imᵀ
+The last is the straight-through gradient of P as if it were softmax(M): one GEMM per token over all
+positions (dense_scan.outer_sums_by_token). The softmax and mix of the [V, N, N] tables are left to
+autograd. `ReferencePDSSM` (pdssm_reference.py) runs the same maths per sample and per step with
+autograd's own straight-through estimator; tests hold the two together in float64.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sdssm.models.base import SequenceModel
+from sdssm.models.dense_scan import check_tokens, outer_sums_by_token
+from sdssm.models.readout import make_readout
+
+
+def _token_sums(tokens: torch.Tensor, rows: torch.Tensor, vocab: int) -> torch.Tensor:
+    """out[v] = sum of rows [R, N] whose token (tokens [R]) is v (deterministic: a one-hot GEMM)."""
+    return F.one_hot(tokens, vocab).to(rows.dtype).t() @ rows
+
+
+class PDScan(torch.autograd.Function):
+    """Inputs: soft P tables [V, N, N] (softmax over the last axis; the straight-through gradient's
+    target), idx [V, N] (the hard argmax columns), D as (re, im) [V, N] each, b as (re, im) [V, N] each,
+    tokens [B, L] (L >= 1), initial state (re, im) [N] each. Output: states [L, B, 2N], time-major,
+    [Re h_t, Im h_t] side by side."""
+
+    @staticmethod
+    def forward(ctx: Any, soft_p: torch.Tensor, idx: torch.Tensor, d_re: torch.Tensor, d_im: torch.Tensor,
+                b_re: torch.Tensor, b_im: torch.Tensor, tokens: torch.Tensor, h0_re: torch.Tensor,
+                h0_im: torch.Tensor) -> torch.Tensor:
+        time_major = tokens.t()
+        length, batch = time_major.shape
+        n = d_re.shape[1]
+        gather_idx = idx[time_major]  # [L, B, N]: row m of step t reads column gather_idx[t, b, m]
+        dr, di, br, bi = d_re[time_major], d_im[time_major], b_re[time_major], b_im[time_major]
+        # states[t + 1] = h_t, states[0] = h_{-1}; real and imaginary parts as [..., :N] and [..., N:]
+        states = d_re.new_empty(length + 1, batch, 2 * n)
+        states[0, :, :n] = h0_re
+        states[0, :, n:] = h0_im
+        for t in range(length):
+            z_re = states[t, :, :n].gather(1, gather_idx[t])
+            z_im = states[t, :, n:].gather(1, gather_idx[t])
+            states[t + 1, :, :n] = dr[t] * z_re - di[t] * z_im + br[t]
+            states[t + 1, :, n:] = dr[t] * z_im + di[t] * z_re + bi[t]
+        ctx.save_for_backward(soft_p, tokens, gather_idx, dr, di, states)
+        return states[1:]
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        soft_p, tokens, gather_idx, dr, di, states = ctx.saved_tensors
+        length, batch, two_n = grad.shape
+        n = two_n // 2
+        vocab = soft_p.shape[0]
+        g = grad.clone(memory_format=torch.contiguous_format)  # g[t] = dLoss/dh_t once the loop has passed t
+        dz = torch.empty_like(g)  # dLoss/dz_t
+        z = torch.empty_like(g)  # z_t = P(u_t) h_{t-1}, recomputed
+        grad_h0 = g.new_zeros(batch, two_n)
+        for t in range(length - 1, -1, -1):
+            g_re, g_im = g[t, :, :n], g[t, :, n:]
+            dz[t, :, :n] = dr[t] * g_re + di[t] * g_im  # conj(D) G
+            dz[t, :, n:] = dr[t] * g_im - di[t] * g_re
+            previous = g[t - 1] if t else grad_h0
+            previous[:, :n].scatter_add_(1, gather_idx[t], dz[t, :, :n])
+            previous[:, n:].scatter_add_(1, gather_idx[t], dz[t, :, n:])
+            z[t, :, :n] = states[t, :, :n].gather(1, gather_idx[t])
+            z[t, :, n:] = states[t, :, n:].gather(1, gather_idx[t])
+        g_re, g_im, z_re, z_im = g[..., :n], g[..., n:], z[..., :n], z[..., n:]
+        flat = tokens.t().reshape(-1)
+        grad_d_re = _token_sums(flat, (g_re * z_re + g_im * z_im).reshape(-1, n), vocab)  # Re(G conj z)
+        grad_d_im = _token_sums(flat, (g_im * z_re - g_re * z_im).reshape(-1, n), vocab)  # Im(G conj z)
+        grad_b_re = _token_sums(flat, g_re.reshape(-1, n), vocab)
+        grad_b_im = _token_sums(flat, g_im.reshape(-1, n), vocab)
+        # Straight-through: dP_v = sum over token-v positions of dz_re h_reᵀ + dz_im h_imᵀ (h = h_{t-1}).
+        grad_p = torch.zeros_like(soft_p)
+        rows_g = torch.cat([dz[..., :n].reshape(-1, n), dz[..., n:].reshape(-1, n)])
+        rows_h = torch.cat([states[:-1, :, :n].reshape(-1, n), states[:-1, :, n:].reshape(-1, n)])
+        outer_sums_by_token(torch.cat([flat, flat]), rows_g, rows_h, grad_p, soft_p.new_zeros(vocab, n))
+        return (grad_p, None, grad_d_re, grad_d_im, grad_b_re, grad_b_im, None,
+                grad_h0[:, :n].sum(0), grad_h0[:, n:].sum(0))
+
+
+class PDSSM(SequenceModel):
+    """One-layer PD-SSM; see the module docstring for the maths.
+
+    Args: alphabet_size, num_classes, query_token (see `SequenceModel`); state_size N; k, the dictionary
+    size; readout "linear" | "mlp" after a LayerNorm on [Re h, Im h]; mlp_hidden.
+    Parameters: `select` (Linear(V, k)), `A` [k, N, N], `magnitude` and `phase` [V, N] (pre-sigmoid),
+    `b_re`, `b_im` [V, N], `norm`, `head`. The initial state e_0 is a buffer.
+    """
+
+    def __init__(self, alphabet_size: int, num_classes: int, query_token: bool = True, state_size: int = 64,
+                 k: int = 8, readout: str = "linear", mlp_hidden: int = 64) -> None:
+        super().__init__(alphabet_size, num_classes, query_token)
+        if k < 1 or state_size < 1:
+            raise ValueError(f"need k >= 1 and state_size >= 1, got k={k}, state_size={state_size}")
+        n, v = state_size, self.vocab_size
+        self.state_size, self.k = n, k
+        self.select = nn.Linear(v, k)
+        self.A = nn.Parameter(torch.randn(k, n, n) / math.sqrt(n))  # the authors' scale
+        self.magnitude = nn.Parameter(torch.empty(v, n).uniform_(1.0, 3.0))  # |D| in [0.73, 0.95] at first
+        self.phase = nn.Parameter(torch.empty(v, n).uniform_(-3.0, 3.0))
+        bound = 1.0 / math.sqrt(2 * n)  # the authors' halved Glorot variance
+        self.b_re = nn.Parameter(torch.empty(v, n).uniform_(-bound, bound))
+        self.b_im = nn.Parameter(torch.empty(v, n).uniform_(-bound, bound))
+        self.register_buffer("h0", F.one_hot(torch.tensor(0), 2 * n).float(), persistent=True)  # e_0, real
+        self.norm = nn.LayerNorm(2 * n)
+        self.head = make_readout(readout, 2 * n, num_classes, mlp_hidden)
+
+    @property
+    def state_dim(self) -> int:
+        return 2 * self.state_size
+
+    def tables(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(soft P [V, N, N], idx [V, N], Re D [V, N], Im D [V, N]) for every vocabulary token."""
+        weights = torch.softmax(self.select.weight.t() + self.select.bias, dim=-1)  # s(e_v), [V, k]
+        mixed = torch.einsum("vk,kmn->vmn", weights, self.A)
+        soft = torch.softmax(mixed, dim=-1)
+        idx = mixed.detach().argmax(dim=-1)
+        modulus = torch.sigmoid(self.magnitude)
+        angle = 2 * math.pi * torch.sigmoid(self.phase)
+        return soft, idx, modulus * torch.cos(angle), modulus * torch.sin(angle)
+
+    def scan(self, tokens: torch.Tensor) -> torch.Tensor:
+        check_tokens(tokens, self.vocab_size)
+        if tokens.shape[1] == 0:
+            return self.b_re.new_zeros(tokens.shape[0], 0, self.state_dim)
+        soft, idx, d_re, d_im = self.tables()
+        h0 = self.h0.to(self.b_re.dtype)
+        states = PDScan.apply(soft, idx, d_re, d_im, self.b_re, self.b_im, tokens,
+                              h0[:self.state_size], h0[self.state_size:])
+        return states.transpose(0, 1)
+
+    def step(self, states: torch.Tensor, token: int) -> torch.Tensor:
+        """h' = D(token) ⊙ (P(token) h) + b(token) for every state, with P's straight-through gradient."""
+        if not 0 <= token < self.vocab_size:
+            raise ValueError(f"token must lie in [0, {self.vocab_size}), got {token}")
+        soft, idx, d_re, d_im = self.tables()
+        n = self.state_size
+        hard = F.one_hot(idx[token], n).to(soft.dtype)
+        p = (hard - soft[token]).detach() + soft[token]  # value: the one-hot; gradient: the softmax's
+        h_re, h_im = states[..., :n] @ p.t(), states[..., n:] @ p.t()
+        new_re = d_re[token] * h_re - d_im[token] * h_im + self.b_re[token]
+        new_im = d_re[token] * h_im + d_im[token] * h_re + self.b_im[token]
+        return torch.cat([new_re, new_im], dim=-1)
+
+    def readout(self, states: torch.Tensor) -> torch.Tensor:
+        return self.head(self.norm(states))

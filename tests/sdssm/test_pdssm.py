@@ -1,0 +1,90 @@
+"""PDSSM: the fast scan against the per-step complex reference in float64 (outputs and every gradient,
+the straight-through one included), prefix evaluation, and that one layer emulates an automaton."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+
+from sdssm.models.pdssm import PDSSM
+from sdssm.models.pdssm_reference import ReferencePDSSM
+from tests.sdssm.checks import assert_prefix_logits_match_forward, fit_briefly
+
+VARIANTS = list(itertools.product(["linear", "mlp"], [True, False]))  # readout, query token
+
+
+def make_pair(readout: str, query_token: bool) -> tuple[PDSSM, ReferencePDSSM]:
+    torch.manual_seed(0)
+    kwargs = dict(alphabet_size=3, num_classes=4, query_token=query_token, state_size=5, k=3, readout=readout,
+                  mlp_hidden=8)
+    fast = PDSSM(**kwargs).double()
+    reference = ReferencePDSSM(**kwargs).double()
+    reference.load_state_dict(fast.state_dict())
+    return fast, reference
+
+
+def gradients(model: torch.nn.Module, loss: torch.Tensor) -> dict[str, torch.Tensor]:
+    model.zero_grad()
+    loss.backward()
+    return {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+
+
+@pytest.mark.parametrize("readout, query_token", VARIANTS)
+def test_fast_path_matches_the_reference_in_float64(readout: str, query_token: bool) -> None:
+    fast, reference = make_pair(readout, query_token)
+    tokens = torch.randint(0, 3, (4, 13), generator=torch.Generator().manual_seed(1))
+    weight = torch.randn(4, 13, 10, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+
+    def loss(model: torch.nn.Module) -> torch.Tensor:  # every state, every prefix's logits, the last output
+        return ((model.scan(tokens) * weight).sum() + model.prefix_logits(tokens).square().mean()
+                + model(tokens).square().mean())
+
+    torch.testing.assert_close(fast.scan(tokens), reference.scan(tokens), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(fast(tokens), reference(tokens), rtol=1e-12, atol=1e-12)
+    fast_grads, reference_grads = gradients(fast, loss(fast)), gradients(reference, loss(reference))
+    assert set(fast_grads) == set(reference_grads) == {name for name, _ in fast.named_parameters()}
+    for name, grad in fast_grads.items():
+        torch.testing.assert_close(grad, reference_grads[name], rtol=1e-9, atol=1e-11, msg=name)
+
+
+@pytest.mark.parametrize("readout, query_token", VARIANTS)
+def test_prefix_logits_equal_forward_on_each_prefix(readout: str, query_token: bool) -> None:
+    fast, _ = make_pair(readout, query_token)
+    assert_prefix_logits_match_forward(fast, torch.randint(0, 3, (3, 8), generator=torch.Generator().manual_seed(3)))
+
+
+def test_one_layer_emulates_a_cyclic_automaton_exactly() -> None:
+    """Token 1 moves the one-hot state one place round a 5-cycle, token 0 keeps it; with |D| = 1 and no
+    input, h_t = e_{(number of 1s) mod 5} at every length: the state is the automaton's."""
+    n = 5
+    model = PDSSM(alphabet_size=2, num_classes=n, query_token=False, state_size=n, k=2).double()
+    with torch.no_grad():
+        shift = torch.roll(torch.eye(n, dtype=torch.float64), shifts=1, dims=0)  # row m reads column m - 1
+        model.A.copy_(torch.stack([torch.eye(n, dtype=torch.float64), shift]) * 50)
+        model.select.weight.copy_(torch.tensor([[50.0, -50.0], [-50.0, 50.0]]))  # token v picks A_v
+        model.select.bias.zero_()
+        model.magnitude.fill_(60.0)  # sigmoid -> 1 in float64
+        model.phase.fill_(-60.0)  # angle -> 0
+        model.b_re.zero_()
+        model.b_im.zero_()
+    tokens = torch.randint(0, 2, (16, 200), generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        states = model.scan(tokens)[..., :n]
+    expected = torch.nn.functional.one_hot(tokens.cumsum(dim=1) % n, n).double()
+    torch.testing.assert_close(states, expected, atol=1e-9, rtol=0)
+
+
+def test_it_trains() -> None:
+    # Predict the last symbol of a length-5 string, read at the query token.
+    torch.manual_seed(0)
+    model = PDSSM(alphabet_size=3, num_classes=3, query_token=True, state_size=16, k=4)
+    early, late = fit_briefly(model, lambda x: x[:, -1], symbols=3)
+    assert late < 0.1 and late < 0.2 * early, (early, late)
+
+
+def test_bad_tokens_are_refused() -> None:
+    model = PDSSM(alphabet_size=2, num_classes=2, query_token=False, state_size=4, k=2)
+    with pytest.raises(ValueError, match=r"tokens must lie in \[0, 2\)"):
+        model.scan(torch.tensor([[0, 2]]))

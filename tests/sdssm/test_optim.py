@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from sdssm.models.sdssm import SDSSM
-from sdssm.optim import FlatAdam
+from sdssm import optim
+from sdssm.optim import FUSED_ADAM_SCHEMA, FlatAdam, fused_adam_kernel_problem
 
 
 def tiny_model() -> SDSSM:
@@ -44,12 +45,43 @@ def assert_same_parameters(a: nn.Module, b: nn.Module) -> None:
         torch.testing.assert_close(p_a, p_b, atol=1e-12, rtol=0, msg=name)
 
 
+def test_torch_has_the_private_fused_adam_kernel_flatadam_calls() -> None:
+    """FlatAdam's fast path calls torch's private `torch._fused_adam_`. On a torch where that kernel is
+    missing or declared differently, FlatAdam still trains correctly (it takes torch.optim.Adam's public
+    step, ~7% slower a trainer step), and this test says what to do."""
+    problem = fused_adam_kernel_problem()
+    assert problem is None, (
+        f"{problem}.\nFlatAdam (sdssm/optim.py) now takes the public torch.optim.Adam step, which is correct "
+        f"but slower. Either stay on the torch range pyproject.toml names, or port the fast path to torch "
+        f"{torch.__version__}: compare FlatAdam._fused_adam_step with torch/optim/adam.py's _fused_adam, "
+        f"set FUSED_ADAM_SCHEMA to the new schema, run tests/sdssm/test_optim.py, and widen the range in "
+        f"pyproject.toml.")
+    assert FlatAdam(tiny_model(), lr=1e-2).fast_path  # float64 on CPU: the path the tests below compare
+
+
+def test_a_kernel_declared_differently_is_named_and_flatadam_takes_the_public_step(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(optim, "FUSED_ADAM_SCHEMA", FUSED_ADAM_SCHEMA.replace("float lr", "Tensor lr"))
+    fused_adam_kernel_problem.cache_clear()
+    try:
+        problem = fused_adam_kernel_problem()
+        assert problem is not None and f"torch {torch.__version__} declares" in problem
+        assert not FlatAdam(tiny_model(), lr=1e-2).fast_path
+    finally:
+        fused_adam_kernel_problem.cache_clear()
+
+
+@pytest.mark.parametrize("fast_path", [True, False])  # the private kernel, and the public step it falls back to
 @pytest.mark.parametrize("clip", [1.0, 1e-3])  # 1e-3: every step is clipped
-def test_matches_torch_adam_with_clipping(clip: float) -> None:
+def test_matches_torch_adam_with_clipping(clip: float, fast_path: bool) -> None:
     flat_model = tiny_model()
     ref_model = copy.deepcopy(flat_model)
     data = batches(12)
-    flat_steps(flat_model, data, FlatAdam(flat_model, lr=1e-2, weight_decay=1e-3, grad_clip=clip))
+    optimizer = FlatAdam(flat_model, lr=1e-2, weight_decay=1e-3, grad_clip=clip)
+    if not fast_path:
+        optimizer._fused = False
+    assert optimizer.fast_path == (fast_path and fused_adam_kernel_problem() is None)
+    flat_steps(flat_model, data, optimizer)
     reference_steps(ref_model, data, torch.optim.Adam(ref_model.parameters(), lr=1e-2, weight_decay=1e-3), clip)
     assert_same_parameters(flat_model, ref_model)
 

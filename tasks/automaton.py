@@ -20,16 +20,22 @@ the classes, an empty alphabet, ...) raises ValueError naming the source, the ke
 
 from __future__ import annotations
 
+import collections
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
 
+from tasks.bounded_yaml import BoundedYamlError, read_bounded
+
 REQUIRED_KEYS = ("states", "alphabet", "transitions", "start", "labels")
+# Caps on a user automaton, checked before its table is built: states as many as the largest group
+# (tasks.groups.MAX_ORDER), symbols as many as a token vocabulary of a few hundred.
+MAX_STATES = 10_000
+MAX_SYMBOLS = 256
 OPTIONAL_KEYS = ("num_classes", "symbol_weights", "name", "description")
 
 
@@ -95,18 +101,21 @@ class Automaton:
         return states
 
 
-def load_automaton(path: str | os.PathLike[str]) -> Automaton:
-    """Read and validate a YAML automaton spec (see the module docstring)."""
+def read_automaton_file(path: str | os.PathLike[str]) -> Any:
+    """The parsed (not yet validated) YAML of an automaton file, within the caps of tasks.bounded_yaml
+    (file size, nesting, alias expansion); ValueError naming the file otherwise."""
     source = f"automaton file {os.fspath(path)!r}"
     try:
-        text = Path(path).read_text()
-    except OSError as error:
-        raise ValueError(f"{source}: cannot read it ({error.strerror or error})") from None
-    try:
-        spec = yaml.safe_load(text)
+        return read_bounded(path)[0]
+    except BoundedYamlError as error:
+        raise ValueError(f"{source}: {error}") from None
     except yaml.YAMLError as error:
         raise ValueError(f"{source}: not valid YAML ({error})") from None
-    return automaton_from_spec(spec, source=source)
+
+
+def load_automaton(path: str | os.PathLike[str]) -> Automaton:
+    """Read and validate a YAML automaton spec (see the module docstring)."""
+    return automaton_from_spec(read_automaton_file(path), source=f"automaton file {os.fspath(path)!r}")
 
 
 def automaton_from_spec(spec: Any, source: str = "automaton spec") -> Automaton:
@@ -124,8 +133,8 @@ def automaton_from_spec(spec: Any, source: str = "automaton spec") -> Automaton:
     if unknown:
         raise fail(f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(REQUIRED_KEYS + OPTIONAL_KEYS)}")
 
-    states = _names(spec["states"], "states", fail)
-    alphabet = _names(spec["alphabet"], "alphabet", fail)
+    states = _names(spec["states"], "states", fail, MAX_STATES, "MAX_STATES")
+    alphabet = _names(spec["alphabet"], "alphabet", fail, MAX_SYMBOLS, "MAX_SYMBOLS")
     state_id = {name: i for i, name in enumerate(states)}
     symbol_id = {name: i for i, name in enumerate(alphabet)}
 
@@ -159,13 +168,16 @@ def _listing(names: tuple[str, ...] | list[str], limit: int = 10) -> str:
     return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
 
 
-def _names(value: Any, key: str, fail: Any) -> tuple[str, ...]:
+def _names(value: Any, key: str, fail: Any, cap: int, cap_name: str) -> tuple[str, ...]:
     if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
         raise fail(f"{key}: expected a list of names, got {type(value).__name__}")
     if not value:
         raise fail(f"{key}: must not be empty")
+    if len(value) > cap:
+        raise fail(f"{key}: {len(value):,} names, above the cap of {cap:,} ({cap_name})")
     names = tuple(str(v) for v in value)
-    duplicates = sorted({n for n in names if names.count(n) > 1})
+    counts = collections.Counter(names)
+    duplicates = sorted(n for n, c in counts.items() if c > 1)
     if duplicates:
         raise fail(f"{key}: duplicate name(s) {_listing(duplicates)}")
     return names

@@ -20,9 +20,13 @@ from tasks.base import Task
 from tasks.flip_flop import flip_flop
 
 
+MAX_N = groups.MAX_ORDER // 2  # Dn and C2xCn have 2n elements (states and classes): the groups' cap
+
+
 def _group_order(task: str, n: Any) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-        raise ValueError(f"task {task!r}: parameter n must be an integer >= 2, got {n!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or not 2 <= n <= MAX_N:
+        raise ValueError(f"task {task!r}: parameter n must be an integer >= 2 and <= {MAX_N:,} (MAX_N: the "
+                         f"group's 2n elements stay within MAX_ORDER = {groups.MAX_ORDER:,}), got {n!r}")
     return n
 
 

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import difflib
 import itertools
 import json
 import math
@@ -48,9 +47,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from sdssm.config import ALL_MODEL_FIELDS, MODEL_FIELDS, TrialConfig, field_names
+from sdssm.config import (ALL_MODEL_FIELDS, MODEL_FIELDS, TrialConfig, TrialConfigError, field_names, suggest,
+                          trial_problems)
+from tasks.bounded_yaml import BoundedLoader, BoundedYamlError, read_text
 
 __all__ = ["AshaConfig", "MAX_TRIALS", "Resources", "SpecError", "SweepSpec", "TOP_LEVEL_KEYS", "load_spec",
            "parse_spec", "read_yaml"]
@@ -85,7 +86,15 @@ class Resources(BaseModel):
 
     model_config = _STRICT
     cpu: float = Field(1.0, gt=0, allow_inf_nan=False, description="a number > 0 (CPUs per trial)")
-    gpu: float = Field(0.0, ge=0, allow_inf_nan=False, description="a number >= 0 (GPUs per trial)")
+    gpu: float = Field(0.0, ge=0, allow_inf_nan=False, description="a number >= 0 (GPUs per trial): a fraction "
+                       "of at most 1 (trials share a GPU) or a whole number (Ray refuses fractions above 1)")
+
+    @field_validator("gpu")
+    @classmethod
+    def _whole_above_one(cls, gpu: float) -> float:
+        if gpu > 1 and not float(gpu).is_integer():
+            raise ValueError("a fraction above 1")
+        return gpu
 
 
 class AshaConfig(BaseModel):
@@ -139,8 +148,9 @@ def load_spec(path: str | Path) -> SweepSpec:
 
 
 def read_yaml(path: str | Path, expected: str) -> tuple[Any, str]:
-    """(parsed data, text) of a YAML file read safely (numbers like 1e-4, no duplicate keys); any problem
-    with the file raises SpecError naming it and `expected` (what the file should be)."""
+    """(parsed data, text) of a YAML file read safely (numbers like 1e-4, no duplicate keys) within the
+    bounds of tasks.bounded_yaml (file size, nesting depth, alias expansion); any problem with the file
+    raises SpecError naming it and `expected` (what the file should be)."""
     source = str(path)
     file = Path(path)
     if not file.exists():
@@ -148,9 +158,9 @@ def read_yaml(path: str | Path, expected: str) -> tuple[Any, str]:
     if file.is_dir():
         raise SpecError(source, [f"is a directory (expected {expected})"])
     try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise SpecError(source, [f"cannot be read ({err}); expected a UTF-8 YAML file"]) from None
+        text = read_text(file)  # at most MAX_FILE_BYTES, a regular file
+    except BoundedYamlError as err:
+        raise SpecError(source, [f"{err} (expected {expected})"]) from None
     try:
         data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as err:
@@ -175,7 +185,7 @@ def parse_spec(data: Any, source: str = "<spec>", text: str | None = None) -> Sw
 
 
 # --- YAML: numbers like 1e-4, no duplicate keys ----------------------------------------------------------
-class _Loader(yaml.SafeLoader):
+class _Loader(BoundedLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
@@ -224,33 +234,6 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _suggest(word: Any, known: list[str] | tuple[str, ...]) -> str:
-    """'did you mean ...?; ' for a close match (case-insensitive), else ''."""
-    lowered = {k.lower(): k for k in known}
-    close = difflib.get_close_matches(str(word).lower(), list(lowered), n=1, cutoff=0.6)
-    return f"did you mean {lowered[close[0]]!r}? " if close else ""
-
-
-def _plain(value: Any, top: bool = True) -> bool:
-    """Task params: a mapping with string keys (nested: any scalar keys) of scalars, lists, mappings,
-    that the trial key can hash (canonical JSON)."""
-    if isinstance(value, dict):
-        keys = (str,) if top else (str, int, float, bool)
-        if not all(isinstance(k, keys) and _plain(v, False) for k, v in value.items()):
-            return False
-        if top:
-            try:
-                json.dumps(value, sort_keys=True, allow_nan=False)
-            except (TypeError, ValueError):  # e.g. keys 0 and "a" side by side cannot be sorted
-                return False
-        return True
-    if isinstance(value, list):
-        return all(_plain(v, False) for v in value)
-    if isinstance(value, float):
-        return math.isfinite(value)
-    return value is None or isinstance(value, (str, int, bool))
-
-
 def _canonical(field: str, value: Any) -> str:
     """A comparable form of a field value (1 and 1.0 are the same learning rate)."""
     if isinstance(_DEFAULTS[field], float) and type(value) in (int, float):
@@ -259,14 +242,6 @@ def _canonical(field: str, value: Any) -> str:
         return json.dumps(value, sort_keys=True, default=repr)
     except (TypeError, ValueError):  # mixed key types; reported by the value check
         return repr(value)
-
-
-def _problems_of(values: dict[str, Any]) -> list[str]:
-    """TrialConfig.problems() for these values over the defaults, without raising."""
-    trial = object.__new__(TrialConfig)
-    for name, default in _DEFAULTS.items():
-        object.__setattr__(trial, name, values.get(name, default))
-    return trial.problems()
 
 
 def _registry() -> Any:
@@ -306,7 +281,7 @@ class _Parser:
     def parse(self, data: dict[Any, Any], text: str) -> SweepSpec:
         for key in data:
             if key not in TOP_LEVEL_KEYS:
-                self.fail(str(key), f"unknown key; {_suggest(key, TOP_LEVEL_KEYS)}"
+                self.fail(str(key), f"unknown key; {suggest(key, TOP_LEVEL_KEYS)}"
                                     f"allowed: {', '.join(TOP_LEVEL_KEYS)}")
         settings = self.settings({k: v for k, v in data.items() if k in _Settings.model_fields})
         train = self.single_layer(data.get("train"), "train")
@@ -345,7 +320,7 @@ class _Parser:
                 path, model = ".".join(loc), _model_at(loc[:-1])
                 if e["type"] == "extra_forbidden":
                     allowed = list(model.model_fields)
-                    self.fail(path, f"unknown key; {_suggest(loc[-1], allowed)}"
+                    self.fail(path, f"unknown key; {suggest(loc[-1], allowed)}"
                                     f"allowed: {', '.join(allowed)}")
                     continue
                 allowed = model.model_fields[loc[-1]].description
@@ -383,7 +358,7 @@ class _Parser:
             if key in _DEFAULTS:
                 yield key, item, f"{path}.{key}"
             else:
-                self.fail(f"{path}.{key}", f"unknown trial field; {_suggest(key, _FIELDS)}"
+                self.fail(f"{path}.{key}", f"unknown trial field; {suggest(key, _FIELDS)}"
                                            f"allowed: {', '.join(_FIELDS)}")
 
     def single_layer(self, value: Any, path: str, required: bool = False) -> Layer:
@@ -422,7 +397,7 @@ class _Parser:
         for name, fields in self.mapping(value, path, f"{what} names").items():
             names = self.task_names if known is None else known
             if name not in names:
-                self.fail(f"{path}.{name}", f"unknown {what}; {_suggest(name, names)}"
+                self.fail(f"{path}.{name}", f"unknown {what}; {suggest(name, names)}"
                                             f"known: {', '.join(names)}")
                 continue
             for fixed in ("task", "model"):
@@ -438,23 +413,13 @@ class _Parser:
     def value_ok(self, name: str, value: Any, path: str) -> bool:
         """Check one value of a trial field; report what is allowed if it is wrong."""
         before = len(self.problems)
-        prefix = f"{name}:"
-        for problem in _problems_of({name: value}):
-            if problem.startswith(prefix):
-                self.fail(path, problem[len(prefix):].strip())
+        for problem in trial_problems({name: value}):  # TrialConfig's own validation, other fields default
+            if problem.field == name:
+                self.fail(path, problem.message)
         if len(self.problems) > before:
             return False
-        default = _DEFAULTS[name]
-        if isinstance(default, str) and not isinstance(value, str):
-            self.fail(path, f"must be a string, got {_described(value)}")
-        elif isinstance(default, float) and not math.isfinite(value):
-            self.fail(path, f"must be a finite number, got {_show(value)}")
-        elif isinstance(default, dict) and not _plain(value):
-            self.fail(path, "must be a mapping of parameter names (strings) to plain values (numbers, "
-                            "strings, booleans, lists, mappings; nested keys of one type), "
-                            f"got {_show(value)}")
-        elif name == "task" and value not in self.task_names:
-            self.fail(path, f"unknown task {value!r}; {_suggest(value, self.task_names)}"
+        if name == "task" and value not in self.task_names:
+            self.fail(path, f"unknown task {value!r}; {suggest(value, self.task_names)}"
                             f"known: {', '.join(self.task_names)}")
         return len(self.problems) == before
 
@@ -569,10 +534,12 @@ class _Expansion:
         file = Path(str(trial.task_params["path"])).expanduser()
         if not file.is_absolute() and self.parser.source not in ("", "<spec>"):
             file = Path(self.parser.source).parent / file
+        from tasks.automaton import read_automaton_file
+
         try:
-            content = yaml.safe_load(file.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
-            self.parser.fail(where, f"automaton file {file}: cannot be read as YAML ({err})")
+            content = read_automaton_file(file)
+        except ValueError as err:
+            self.parser.fail(where, str(err))
             return None
         params = {k: v for k, v in trial.task_params.items() if k != "path"}
         params["spec"] = content
@@ -583,10 +550,12 @@ class _Expansion:
                   float(v) if isinstance(_DEFAULTS[name], float) else v for name, (v, _) in layer.items()}
         try:
             return TrialConfig(**values)
-        except ValueError:
-            for problem in _problems_of(values):
-                mentioned = [w for w in re.findall(r"[a-z_]+", problem) if w in layer]
-                self.parser.fail(layer[mentioned[0]][1] if mentioned else "trial", problem)
+        except TrialConfigError as err:
+            for problem in err.problems:  # a rule across fields: reported at the first field it names
+                mentioned = [problem.field] if problem.field in layer else \
+                    [w for w in re.findall(r"[a-z_]+", problem.message) if w in layer]
+                self.parser.fail(layer[mentioned[0]][1] if mentioned else "trial",
+                                 problem.message if mentioned and mentioned[0] == problem.field else str(problem))
             return None
 
 

@@ -13,6 +13,7 @@ from rich.console import Console
 from sdssm.config import TrialConfig
 from sdssm.sweep.spec import MAX_LISTED, Resources, SpecError, SweepSpec, load_spec, parse_spec
 from sdssm.sweep.summary import summary_table, varying_axes
+from tasks.bounded_yaml import MAX_FILE_BYTES
 
 
 def write(tmp_path: Path, text: str, name: str = "spec.yaml") -> Path:
@@ -285,31 +286,31 @@ BAD_SPECS: list[tuple[str, str, list[str]]] = [
                                                          "allowed: task, task_params, model"]),
     ("unknown-task", "name: x\ngrid: {task: [parity_check, D5]}\n",
      ["grid.task[1]: unknown task 'D5'", "known: ", "parity_check", "A5"]),
-    ("task-not-string", "name: x\ngrid: {task: 4}\n", ["grid.task: must be a string, got an integer 4"]),
+    ("task-not-string", "name: x\ngrid: {task: 4}\n", ["grid.task: must be a task name (a string), got 4"]),
     ("unknown-model", "name: x\ngrid: {model: [sdssm, mamba]}\n",
-     ["grid.model[1]: unknown model 'mamba'", "known: sdssm, diagonal, rnn, lstm"]),
+     ["grid.model[1]: must be one of sdssm, diagonal, rnn, lstm, got 'mamba'"]),
     ("unknown-readout", "name: x\ngrid: {readout: deep}\n",
-     ["grid.readout: 'deep' is not one of linear, mlp"]),
+     ["grid.readout: must be one of linear, mlp, got 'deep'"]),
     ("lr-not-positive", "name: x\ngrid: {lr: [1.0e-4, 3.0e-4, 0]}\n",
-     ["grid.lr[2]: must be a number > 0, got 0"]),
-    ("lr-string", "name: x\ngrid: {lr: fast}\n", ["grid.lr: must be a number > 0, got 'fast'"]),
-    ("lr-infinite", "name: x\ngrid: {lr: .inf}\n", ["grid.lr: must be a finite number"]),
+     ["grid.lr[2]: must be a finite number > 0, got 0"]),
+    ("lr-string", "name: x\ngrid: {lr: fast}\n", ["grid.lr: must be a finite number > 0, got 'fast'"]),
+    ("lr-infinite", "name: x\ngrid: {lr: .inf}\n", ["grid.lr: must be a finite number > 0, got inf"]),
     ("weight-decay-negative", "name: x\ntrain: {weight_decay: -0.1}\n",
-     ["train.weight_decay: must be a number >= 0"]),
+     ["train.weight_decay: must be a finite number >= 0"]),
     ("empty-axis", "name: x\ngrid: {seed: []}\n", ["grid.seed: empty list", "at least one value"]),
     ("duplicate-axis-value", "name: x\ngrid: {lr: [1.0e-4, 0.0001]}\n",
      ["grid.lr[1]: duplicate value", "also at grid.lr[0]", "each value once"]),
-    ("seed-negative", "name: x\ngrid: {seed: [0, -1]}\n", ["grid.seed[1]: must be an integer >= 0, got -1"]),
-    ("seed-float", "name: x\ngrid: {seed: 1.5}\n", ["grid.seed: must be an integer >= 0, got 1.5"]),
-    ("k-zero", "name: x\ngrid: {k: 0}\n", ["grid.k: must be an integer >= 1, got 0"]),
-    ("p-below-one", "name: x\ngrid: {p: [1.2, 0.9]}\n", ["grid.p[1]: must be a number in [1, 16], got 0.9"]),
+    ("seed-negative", "name: x\ngrid: {seed: [0, -1]}\n", ["grid.seed[1]: must be an integer in 0..2,147,483,647, got -1"]),
+    ("seed-float", "name: x\ngrid: {seed: 1.5}\n", ["grid.seed: must be an integer in 0..2,147,483,647, got 1.5"]),
+    ("k-zero", "name: x\ngrid: {k: 0}\n", ["grid.k: must be an integer in 1..256, got 0"]),
+    ("p-below-one", "name: x\ngrid: {p: [1.2, 0.9]}\n", ["grid.p[1]: must be a finite number in [1, 16], got 0.9"]),
     ("bool-as-string", "name: x\ngrid: {use_b: 'yes'}\n", ["grid.use_b: must be true or false"]),
     ("overrides-unknown-task", "name: x\ngrid: {seed: 0}\noverrides: {parity: {k: 8}}\n",
      ["overrides.parity: unknown task", "did you mean 'parity_check'", "known: "]),
     ("overrides-not-mapping", "name: x\ngrid: {seed: 0}\noverrides: {parity_check: 8}\n",
      ["overrides.parity_check: must be a mapping of trial fields, got an integer 8"]),
     ("overrides-bad-value", "name: x\ngrid: {seed: 0}\noverrides: {parity_check: {k: [8, 0]}}\n",
-     ["overrides.parity_check.k[1]: must be an integer >= 1"]),
+     ["overrides.parity_check.k[1]: must be an integer in 1..256"]),
     ("overrides-sets-task", "name: x\ngrid: {seed: 0}\noverrides: {D4: {task: A5}}\n",
      ["overrides.D4.task: overrides cannot change the task", "allowed: any other trial field"]),
     ("model-overrides-unknown-model", "name: x\ngrid: {seed: 0}\nmodel_overrides: {LSTM: {lr: 0.001}}\n",
@@ -373,6 +374,25 @@ BAD_SPECS: list[tuple[str, str, list[str]]] = [
     ("overrides-null", "name: x\ngrid: {seed: 0}\noverrides: {A5: }\n",
      ["overrides.A5: must be a mapping of trial fields, got null"]),
     ("non-string-key", "name: x\ngrid: {1: 2}\n", ["grid.1: keys must be strings"]),
+    ("model-typo-suggested", "name: x\ngrid: {model: lstn}\n", ["did you mean 'lstm'?"]),
+    ("seed-above-32-bit", "name: x\ngrid: {seed: 18446744073709551616}\n",
+     ["grid.seed: must be an integer in 0..2,147,483,647, got 18446744073709551616"]),
+    ("state-size-huge", "name: x\ngrid: {state_size: 1000000000}\n", ["grid.state_size: must be an integer in 1..4,096"]),
+    ("test-length-huge", "name: x\ngrid: {test_max_length: 1000000000}\n",
+     ["grid.test_max_length: must be an integer in 1..100,000"]),
+    ("memory-estimate", "name: x\ntrain: {state_size: 4096, test_max_length: 100000}\ngrid: {seed: 0}\n",
+     ["memory estimate per trial", "above the cap of 16 GiB (MAX_TRIAL_MEMORY_BYTES"]),
+    ("gpu-fraction-above-one", "name: x\ngrid: {seed: 0}\nresources: {gpu: 1.5}\n",
+     ["resources.gpu: got 1.5", "a fraction of at most 1", "or a whole number"]),
+    ("dn-huge", "name: x\ngrid: {task: Dn, task_params: {n: 1000000}}\n",
+     ["task Dn refuses params", "n must be an integer >= 2 and <= 5,000", "got 1000000"]),
+    ("yaml-too-deep", "name: x\ndescription: " + "[" * 5000 + "]" * 5000 + "\n",
+     ["not valid YAML", "nested deeper than the cap of 50 levels (MAX_YAML_DEPTH)"]),
+    ("yaml-alias-bomb", "name: x\ngrid: {seed: 0}\nbomb:\n  a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"  a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 9)),
+     ["not valid YAML", "expands to more than the cap of 500,000 values (MAX_YAML_NODES)"]),
+    ("yaml-recursive-alias", "name: x\ngrid: &g {seed: 0, task_params: {x: *g}}\n",
+     ["not valid YAML", "recursive aliases are not allowed"]),
 ]
 
 
@@ -393,7 +413,11 @@ def test_bad_spec_names_file_key_and_what_is_allowed(tmp_path: Path, text: str, 
     (lambda p: p / "missing.yaml", "no such file"),
     (lambda p: p, "is a directory"),
     (lambda p: (p / "latin1.yaml").write_bytes(b"name: caf\xe9\n") and p / "latin1.yaml", "cannot be read"),
-], ids=["missing-file", "directory", "not-utf8"])
+    (lambda p: Path("/dev/zero"), "is not a regular file"),
+    (lambda p: (p / "zero.yaml").symlink_to("/dev/zero") or p / "zero.yaml", "is not a regular file"),
+    (lambda p: (p / "big.yaml").write_bytes(b"#" * (MAX_FILE_BYTES + 1)) and p / "big.yaml",
+     "larger than the cap of 1,048,576 bytes (MAX_FILE_BYTES"),
+], ids=["missing-file", "directory", "not-utf8", "dev-zero", "symlink-to-dev-zero", "too-large"])
 def test_unusable_files(tmp_path: Path, make: Callable[[Path], Path], expected: str) -> None:
     path = make(tmp_path)
     with pytest.raises(SpecError) as info:

@@ -10,6 +10,8 @@ import pytest
 import torch
 
 import tasks
+from tasks.automaton import MAX_STATES
+from tasks.bounded_yaml import MAX_FILE_BYTES
 
 # Counts a's mod 3 (b is a no-op); the class is the count mod 3.
 MOD3: dict[str, Any] = {
@@ -160,10 +162,23 @@ def test_spec_or_path_exactly_one(tmp_path: Path) -> None:
         tasks.get("automaton", file="x.yaml")
 
 
+def test_too_many_states_are_refused_before_the_table_is_built() -> None:
+    n = MAX_STATES + 1
+    spec = {"states": list(range(n)), "alphabet": ["a"], "start": 0, "labels": {}, "transitions": {}}
+    with pytest.raises(ValueError, match=r"states: 10,001 names, above the cap of 10,000 \(MAX_STATES\)"):
+        tasks.get("automaton", spec=spec)
+
+
 def test_bad_files(tmp_path: Path) -> None:
     missing = tmp_path / "missing.yaml"
-    with pytest.raises(ValueError, match=r"automaton file '.*missing\.yaml': cannot read it"):
+    with pytest.raises(ValueError, match=r"automaton file '.*missing\.yaml': cannot be read"):
         tasks.get("automaton", path=missing)
+    (tmp_path / "zero.yaml").symlink_to("/dev/zero")
+    with pytest.raises(ValueError, match=r"automaton file '.*zero\.yaml': is not a regular file"):
+        tasks.get("automaton", path=tmp_path / "zero.yaml")
+    (tmp_path / "big.yaml").write_text("#" * (MAX_FILE_BYTES + 1))
+    with pytest.raises(ValueError, match=r"larger than the cap of 1,048,576 bytes \(MAX_FILE_BYTES"):
+        tasks.get("automaton", path=tmp_path / "big.yaml")
     invalid = tmp_path / "invalid.yaml"
     invalid.write_text("states: [a, b\n")
     with pytest.raises(ValueError, match=r"automaton file '.*invalid\.yaml': not valid YAML"):

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from sdssm.sweep.store import DEFAULT_DB_URL
 
@@ -100,8 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    console = Console(soft_wrap=True)  # long lines stay whole in logs; tables still fit the terminal
-    errors = Console(stderr=True, soft_wrap=True)
+    # Long lines stay whole in logs; tables still fit the terminal. No emoji: ':x:' in user text stays ':x:'.
+    console = Console(soft_wrap=True, emoji=False)
+    errors = Console(stderr=True, soft_wrap=True, emoji=False)
     try:
         return COMMANDS[args.command](args, console)
     except KeyboardInterrupt:
@@ -109,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:  # noqa: BLE001 - input errors become one message; others re-raise
         if _is_input_error(exc):
-            errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            errors.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)  # user text
             return 2
         raise
 
@@ -129,7 +131,7 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
 
     spec = load_spec(args.spec)
     console.print(summary_table(spec))
-    console.print(f"[green]{args.spec}[/] is valid: {len(spec.trials)} trials")
+    console.print(f"[green]{escape(str(args.spec))}[/] is valid: {len(spec.trials)} trials")
     return 0
 
 
@@ -167,7 +169,7 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
     store = Store(args.db, create=False)
     report = build_report(store, args.sweep, args.out, args.format, all_sweeps=args.all_sweeps)
     console.print(report.text, markup=False, highlight=False, soft_wrap=True)
-    console.print(f"wrote {len(report.files)} file(s) under {args.out}", style="dim")
+    console.print(f"wrote {len(report.files)} file(s) under {escape(str(args.out))}", style="dim")
     return 0
 
 

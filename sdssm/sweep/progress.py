@@ -14,6 +14,7 @@ from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -33,7 +34,7 @@ class SweepProgress:
     def __init__(self, name: str, configs: list[TrialConfig], *, already_done: int, concurrency: int,
                  console: Console | None = None) -> None:
         self.name = name
-        self.console = console or Console()
+        self.console = console or Console(emoji=False)
         self.configs = {c.key: c for c in configs}
         self.status: dict[str, TrialStatus] = {c.key: TrialStatus.PENDING for c in configs}
         tasks = distinct_task_labels((c.task, c.task_params) for c in configs)
@@ -84,7 +85,7 @@ class SweepProgress:
             else:  # the trial's final evaluation
                 self.final[label] = max(self.final.get(label, 0.0), accuracy)
         if retry:
-            self.console.print(f"[yellow]retrying[/] {self._describe(key)} from its last checkpoint")
+            self.console.print(f"[yellow]retrying[/] {escape(self._describe(key))} from its last checkpoint")
         if status not in ACTIVE_STATUSES and previous in ACTIVE_STATUSES:
             self.durations.append(now - self.started.get(key, now))
             summary = ""
@@ -94,7 +95,7 @@ class SweepProgress:
                 summary += f" ({PEAK} {100 * self.trial_peak[key]:.1f}%)"
             if result and result.get("steps"):
                 summary += f" after {result['steps']} steps"
-            self.console.print(f"[{_STYLE.get(status, 'white')}]{status:>8}[/] {self._describe(key)}{summary}")
+            self.console.print(f"[{_STYLE.get(status, 'white')}]{status:>8}[/] {escape(self._describe(key))}{summary}")
         self.refresh()
 
     def _describe(self, key: str) -> str:
@@ -140,7 +141,7 @@ class SweepProgress:
         table.add_column(f"{FINAL} (finished trials)", justify="right")
         rows = sorted(set(self.peak) | set(self.final))
         for label in rows:
-            table.add_row(label, *(f"{100 * values[label]:.1f}%" if label in values else "—"
+            table.add_row(escape(label), *(f"{100 * values[label]:.1f}%" if label in values else "—"
                                    for values in (self.peak, self.final)))
         return Group(head, status_line, table) if rows else Group(head, status_line)
 

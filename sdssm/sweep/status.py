@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from rich.console import Group
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -41,7 +42,7 @@ def status_view(store: Store, sweeps: Sequence[str] | None = None) -> Group:
     for name in names:
         trials = store.trials([name])
         counts = Counter(t.status for t in trials)
-        counts_table.add_row(name, *[str(counts[s]) if counts[s] else "·" for s in TrialStatus], str(len(trials)))
+        counts_table.add_row(escape(name), *[str(counts[s]) if counts[s] else "·" for s in TrialStatus], str(len(trials)))
         labels = _labels(trials)
         running = [t for t in trials if t.status == TrialStatus.RUNNING]
         peaks = store.peak_accuracies([t.key for t in (trials if name in focus else running)])
@@ -61,14 +62,14 @@ def status_view(store: Store, sweeps: Sequence[str] | None = None) -> Group:
         for column in ("sweep", "trial", "progress", f"{PEAK} so far", "node", "note"):
             table.add_column(column)
         for row in running_rows:
-            table.add_row(*row)
+            table.add_row(*map(escape, row))  # names, labels and notes are user text, not markup
         parts.append(table)
     if failed_rows:
         table = Table(title="failed", title_justify="left")
         for column in ("sweep", "trial", "attempts", "error"):
             table.add_column(column)
         for row in failed_rows:
-            table.add_row(*row)
+            table.add_row(*map(escape, row))  # a stored error is user text, not markup
         parts.append(table)
     return Group(*parts)
 
@@ -81,7 +82,7 @@ def _best_table(sweep: str, trials: list[Trial], peaks: dict[str, float]) -> Tab
     cells: dict[tuple[str, str], list[Trial]] = {}
     for t in trials:
         cells.setdefault((models[t.key], tasks[t.key]), []).append(t)
-    table = Table(title=f"sweep {sweep}: best so far, beyond the training lengths", title_justify="left",
+    table = Table(title=f"sweep {escape(sweep)}: best so far, beyond the training lengths", title_justify="left",
                   caption=f"{PEAK}: best periodic evaluation (eval_samples strings per length); {FINAL}: "
                           "the evaluation a trial ends with (final_eval_samples strings), as the report uses",
                   caption_justify="left")
@@ -92,7 +93,7 @@ def _best_table(sweep: str, trials: list[Trial], peaks: dict[str, float]) -> Tab
         finals = [t.beyond_accuracy for t in group if t.status in DONE_STATUSES and t.beyond_accuracy is not None]
         peak = max((peaks[t.key] for t in group if t.key in peaks), default=None)
         done = sum(t.status in DONE_STATUSES for t in group)
-        table.add_row(model, task, _pct(peak), _pct(max(finals, default=None)), f"{done}/{len(group)}")
+        table.add_row(escape(model), escape(task), _pct(peak), _pct(max(finals, default=None)), f"{done}/{len(group)}")
     return table
 
 

@@ -6,6 +6,7 @@ import json
 from collections import Counter
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from sdssm.config import ALL_MODEL_FIELDS, MODEL_FIELDS, TrialConfig
@@ -62,15 +63,15 @@ def summary_table(spec: SweepSpec) -> Table:
     tasks = list(dict.fromkeys(labels))
     variants = list(dict.fromkeys(variant_label(t) for t in spec.trials))
 
-    table = Table(title=f"sweep {spec.name}: {len(spec.trials)} trial(s)", show_footer=len(tasks) > 1)
+    table = Table(title=f"sweep {escape(spec.name)}: {len(spec.trials)} trial(s)", show_footer=len(tasks) > 1)
     table.add_column("task", footer="total")
     for variant in variants:
-        table.add_column(variant, justify="right",
+        table.add_column(escape(variant), justify="right",
                          footer=str(sum(n for (_, v), n in counts.items() if v == variant)))
     table.add_column("total", justify="right", footer=str(len(spec.trials)))
     for task in tasks:
         row = [counts.get((task, v), 0) for v in variants]
-        table.add_row(task, *(str(n) if n else "-" for n in row), str(sum(row)))
+        table.add_row(escape(task), *(str(n) if n else "-" for n in row), str(sum(row)))
 
     lines = []
     for name, values in varying_axes(spec.trials).items():
@@ -83,6 +84,6 @@ def summary_table(spec: SweepSpec) -> Table:
     lines.append(f"per trial: cpu {r.cpu:g}, gpu {r.gpu:g}; max_concurrent "
                  f"{spec.max_concurrent if spec.max_concurrent is not None else 'unlimited'}; scheduler "
                  f"{spec.scheduler}; max_failures {spec.max_failures}")
-    table.caption = "\n".join(lines)
+    table.caption = escape("\n".join(lines))  # values (task params) are user text
     table.caption_justify = "left"
     return table

@@ -13,7 +13,7 @@ from sdssm.cli import main
 from sdssm.sweep.progress import SweepProgress
 from sdssm.sweep.spec import load_spec
 from sdssm.sweep.store import Store, TrialStatus
-from tests.sweep.conftest import TINY_TRAIN
+from tests.sweep.conftest import TINY_TRAIN, cli
 
 LOOKS_LIKE_MARKUP = "odd[/bold] [/x] :x:"
 AUTOMATON = {"name": "flip[/bold]:x:", "description": LOOKS_LIKE_MARKUP, "states": ["lo", "hi"],
@@ -21,12 +21,12 @@ AUTOMATON = {"name": "flip[/bold]:x:", "description": LOOKS_LIKE_MARKUP, "states
              "transitions": {"lo": {"set": "hi", "clear": "lo"}, "hi": {"set": "hi", "clear": "lo"}}}
 
 
-def _spec(folder: Path) -> Path:
+def _spec(folder: Path, seeds: list[int] | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "odd[x]:x:.yaml"
     path.write_text(yaml.safe_dump({
         "name": "odd", "description": LOOKS_LIKE_MARKUP, "train": TINY_TRAIN,
-        "grid": {"task": "automaton", "task_params": {"spec": AUTOMATON}, "seed": [0, 1]}}))
+        "grid": {"task": "automaton", "task_params": {"spec": AUTOMATON}, "seed": seeds or [0, 1]}}))
     return path
 
 
@@ -64,3 +64,18 @@ def test_live_progress_prints_markup_like_text_literally(tmp_path: Path) -> None
         progress.update(key, TrialStatus.FINISHED, result={"beyond_accuracy": 0.75, "steps": 60})
     text = console.export_text()
     assert "flip[/bold]:x:" in text and "❌" not in text
+
+
+@pytest.mark.timeout(300)
+def test_a_tiny_run_then_status_and_report_as_a_user_runs_them(tmp_path: Path) -> None:
+    """The same sweep through `run` on a real local Ray (fresh processes, as a user would type them)."""
+    spec_path = _spec(tmp_path / "[/x]dir", seeds=[0])
+    db = str(tmp_path / "results.db")
+    run = cli("run", str(spec_path), "--db", db, "--storage", str(tmp_path / "ray"), "--num-cpus", "2",
+              "--no-dashboard", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr + run.stdout
+    assert "flip[/bold]:x:" in run.stdout and "❌" not in run.stdout and "MarkupError" not in run.stderr
+    for command in (["status", "--db", db], ["report", "--db", db, "--out", str(tmp_path / "report")]):
+        shown = cli(*command, cwd=tmp_path)
+        assert shown.returncode == 0, shown.stderr
+        assert "flip[/bold]:x:" in shown.stdout and "❌" not in shown.stdout

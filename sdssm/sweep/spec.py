@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import itertools
 import json
 import math
@@ -51,7 +52,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from sdssm.config import (ALL_MODEL_FIELDS, MODEL_FIELDS, TrialConfig, TrialConfigError, field_names, suggest,
                           trial_problems)
-from tasks.bounded_yaml import BoundedLoader, BoundedYamlError, read_text
 
 __all__ = ["AshaConfig", "MAX_TRIALS", "Resources", "SpecError", "SweepSpec", "TOP_LEVEL_KEYS", "load_spec",
            "parse_spec", "read_yaml"]
@@ -157,12 +157,14 @@ def read_yaml(path: str | Path, expected: str) -> tuple[Any, str]:
         raise SpecError(source, [f"no such file (expected {expected})"])
     if file.is_dir():
         raise SpecError(source, [f"is a directory (expected {expected})"])
+    from tasks.bounded_yaml import BoundedYamlError, read_text
+
     try:
         text = read_text(file)  # at most MAX_FILE_BYTES, a regular file
     except BoundedYamlError as err:
         raise SpecError(source, [f"{err} (expected {expected})"]) from None
     try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=_loader())  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -184,28 +186,33 @@ def parse_spec(data: Any, source: str = "<spec>", text: str | None = None) -> Sw
     return _Parser(source).parse(data, text)
 
 
-# --- YAML: numbers like 1e-4, no duplicate keys ----------------------------------------------------------
-class _Loader(BoundedLoader):
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue
-            key = self.construct_object(key_node, deep=deep)
-            try:
-                if key in seen:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, f"duplicate key {key!r} (first given on line {seen[key]})",
-                        key_node.start_mark)
-                seen[key] = key_node.start_mark.line + 1
-            except TypeError:  # an unhashable key; the parser reports it later
-                pass
-        return super().construct_mapping(node, deep=deep)
+# --- YAML: the bounds of tasks.bounded_yaml, numbers like 1e-4, no duplicate keys -------------------------
+@functools.cache
+def _loader() -> type[yaml.SafeLoader]:
+    """The spec's loader, built on first use (importing `tasks` loads torch; `sdssm.sweep` imports without)."""
+    from tasks.bounded_yaml import BoundedLoader
 
+    class Loader(BoundedLoader):
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=deep)
+                try:
+                    if key in seen:
+                        raise yaml.constructor.ConstructorError(
+                            None, None, f"duplicate key {key!r} (first given on line {seen[key]})",
+                            key_node.start_mark)
+                    seen[key] = key_node.start_mark.line + 1
+                except TypeError:  # an unhashable key; the parser reports it later
+                    pass
+            return super().construct_mapping(node, deep=deep)
 
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
+    Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
+    return Loader
 
 
 # --- trial fields -----------------------------------------------------------------------------------------

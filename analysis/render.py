@@ -10,6 +10,7 @@ import pandas as pd
 
 from analysis.cells import EMPTY, OK, PARTIAL_MARK, pct
 from analysis.curves import CurvePlot
+from analysis.heatmap import Heatmap
 from analysis.labels import LEGEND
 from analysis.load import ALL, LATEST, ReportData
 from sdssm.sweep.store import ACTIVE_STATUSES
@@ -165,7 +166,7 @@ def readout_ablation(frame: pd.DataFrame, data: ReportData) -> str:
     return "\n".join(out) + "\n"
 
 
-def sensitivity(frame: pd.DataFrame, data: ReportData) -> str:
+def sensitivity(frame: pd.DataFrame, data: ReportData, grids: Iterable[Heatmap] = ()) -> str:
     out = ["## Sensitivity (SD-SSM)", "",
            "Beyond-training accuracy (%) as **best / mean over seeds** per (k, p) and per learning rate, each "
            "aggregated over the other hyperparameters like a Table 1 cell.", ""]
@@ -176,6 +177,8 @@ def sensitivity(frame: pd.DataFrame, data: ReportData) -> str:
     for key, group in frame.groupby(keys, sort=False):
         *sweep, task, model = key
         out += [f"### {task}: {model}" + (f" (sweep {sweep[0]})" if sweep else ""), ""]
+        out += [f"![k × p heatmap]({grid.path.name})\n" for grid in grids if grid.path is not None
+                and (grid.task, grid.model) == (task, model) and grid.sweep in (None, *sweep)]
         grid = group[group["axis"] == "k×p"].copy()
         grid["text"] = [_best_mean(row) for _, row in grid.iterrows()]
         pivot = grid.pivot(index="k", columns="p", values="text").fillna(EMPTY)
@@ -199,8 +202,10 @@ def _best_mean(row: pd.Series) -> str:
 
 def curves(plots: Iterable[CurvePlot]) -> str:
     out = ["## Length-generalization curves", "",
-           "Accuracy against test length for each model's best trial (by beyond-training accuracy); the training "
-           "range is shaded, chance level dotted.", ""]
+           "Accuracy (%) against test length. Solid: each model's best trial (by beyond-training accuracy), with "
+           "its hyperparameters in the legend; dashed with a band: the mean and the range (min to max) over the "
+           "seeds of that trial's configuration, where it ran with several. The training range is shaded, "
+           "chance level dotted.", ""]
     for plot in plots:
         assert plot.path is not None
         title = plot.task + (f" (sweep {plot.sweep})" if plot.sweep else "")

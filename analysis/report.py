@@ -21,7 +21,8 @@ import pandas as pd
 
 from analysis import plateau, render, tables
 from analysis.claims import report_section
-from analysis.curves import CurvePlot, write_curves
+from analysis.curves import DEFAULT_DPI, PLOT_FORMATS, CurvePlot, write_curves
+from analysis.heatmap import Heatmap, write_heatmaps
 from analysis.labels import LEGEND
 from analysis.load import ReportData, ReportError, load
 from sdssm.sweep.store import ACTIVE_STATUSES, Store
@@ -29,6 +30,7 @@ from sdssm.sweep.store import ACTIVE_STATUSES, Store
 __all__ = ["FORMATS", "Report", "ReportError", "build_report"]
 
 FORMATS = ("markdown", "csv", "json")
+MIN_DPI, MAX_DPI = 10, 1200  # a plot of 10 x 4.5 inches at 1200 dpi is 65 megapixels: the most we draw
 TABLES = ("table1", "readout_ablation", "sensitivity", "time_to_solve", "unsolved", "failures", "claims")
 
 
@@ -42,16 +44,22 @@ class Report:
 
 
 def build_report(store: Store, sweeps: Sequence[str] | None, out_dir: Path, fmt: str = "markdown", *,
-                 all_sweeps: bool = False, claims_dir: Path | None = None) -> Report:
+                 all_sweeps: bool = False, claims_dir: Path | None = None, plot_format: str = "png",
+                 dpi: int = DEFAULT_DPI) -> Report:
     """Read the sweeps (named; else all with all_sweeps; else the latest run), write the report into
     out_dir, return it. The Claims section checks the claims files in `claims_dir` (default: claims/, see
-    analysis.claims.default_claims_dir); a bad claims file raises its ClaimsError.
+    analysis.claims.default_claims_dir); a bad claims file raises its ClaimsError. Plots are written as
+    `plot_format` (png, svg or pdf) at `dpi` (10..1200).
 
     Raises ReportError (a ValueError) for an unknown format, an unusable out_dir, a sweep name the store
     does not hold, or a store without trials.
     """
     if fmt not in FORMATS:
         raise ReportError(f"unknown report format {fmt!r} (choose one of {', '.join(FORMATS)})")
+    if plot_format not in PLOT_FORMATS:
+        raise ReportError(f"unknown plot format {plot_format!r} (choose one of {', '.join(PLOT_FORMATS)})")
+    if not MIN_DPI <= dpi <= MAX_DPI:
+        raise ReportError(f"dpi must lie in {MIN_DPI}..{MAX_DPI}, got {dpi}")
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ReportError(f"report folder {out_dir} exists and is not a folder")
@@ -71,8 +79,9 @@ def build_report(store: Store, sweeps: Sequence[str] | None, out_dir: Path, fmt:
          for r in claims for t in r.tasks],
         columns=["paper", "claim", "statement", "verdict", "task", "task_verdict", "value", "evidence"])
     counts = data.status_counts()
-    plots = write_curves(data, out_dir)
-    markdown = assemble_markdown(data, frames, counts, plots, claims_text)
+    plots = write_curves(data, out_dir, plot_format, dpi)
+    grids = write_heatmaps(frames["sensitivity"], out_dir, plot_format, dpi)
+    markdown = assemble_markdown(data, frames, counts, plots, claims_text, grids)
     files = [out_dir / "report.md"]
     files[0].write_text(markdown, encoding="utf-8")
     if fmt == "csv":
@@ -84,7 +93,7 @@ def build_report(store: Store, sweeps: Sequence[str] | None, out_dir: Path, fmt:
     elif fmt == "json":
         files.append(out_dir / "report.json")
         files[-1].write_text(json.dumps(json_document(data, frames, counts, plots), indent=1), encoding="utf-8")
-    files += [plot.path for plot in plots if plot.path is not None]
+    files += [plot.path for plot in [*plots, *grids] if plot.path is not None]
     text = markdown if fmt == "markdown" else _index(data, counts, files)
     return Report(text=text, files=files, markdown=markdown, tables=frames, plots=plots)
 
@@ -98,10 +107,10 @@ def compute_tables(data: ReportData) -> dict[str, pd.DataFrame]:
 
 
 def assemble_markdown(data: ReportData, frames: dict[str, pd.DataFrame], counts: pd.DataFrame,
-                      plots: list[CurvePlot], claims: str = "") -> str:
+                      plots: list[CurvePlot], claims: str = "", grids: Sequence[Heatmap] = ()) -> str:
     sections = [render.header(data, counts), claims, render.table1(frames["table1"], data),
                 render.readout_ablation(frames["readout_ablation"], data),
-                render.sensitivity(frames["sensitivity"], data), render.curves(plots),
+                render.sensitivity(frames["sensitivity"], data, grids), render.curves(plots),
                 render.time_to_solve(frames["time_to_solve"], data), plateau.render(frames["unsolved"]),
                 render.failures(frames["failures"], data)]
     return "\n".join(section.rstrip() + "\n" for section in sections if section)

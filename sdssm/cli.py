@@ -25,6 +25,9 @@ examples:
   sdssm-sweep report --out results/report        tables and plots of the sweep run last
   sdssm-sweep report --sweep table1 supervision  ... of these sweeps, each on its own (--all-sweeps: every one)
   sdssm-sweep check                              the papers' claims (claims/*.yaml) against the database
+  sdssm-sweep trials --where task=parity_check --sort beyond_accuracy --desc   every trial, filtered, sorted
+  sdssm-sweep export results/export --format parquet   trials, metric history, per-length accuracies
+  sdssm-sweep export --tensorboard results/tb    one TensorBoard run per trial, from the database
   sdssm-sweep bench                              speed of the fast paths on this machine
 
 Rerunning `run` with the same file resumes: done trials are skipped, interrupted ones continue from
@@ -78,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="folder for report.md, the plots and tables (default results/report)")
     report.add_argument("--format", choices=("markdown", "csv", "json"), default="markdown",
                         help="what to write beside report.md and print (default markdown)")
+    report.add_argument("--plot-format", choices=("png", "svg", "pdf"), default="png",
+                        help="file format of the plots (default png; svg and pdf scale for papers)")
+    report.add_argument("--dpi", type=int, default=150, help="resolution of png plots, 10..1200 (default 150)")
 
     check = commands.add_parser("check", help="check a paper's claims against the database", description=(
         "Check claims files (claims/*.yaml: a paper's claims as predicates over results) against the "
@@ -89,6 +95,45 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--sweep", action="append", default=None, help="use this sweep's trials as evidence "
                        "for every claim (repeatable; default: the sweeps each claim names)")
     check.add_argument("--strict", action="store_true", help="exit 1 also when a claim lacks data")
+
+    trials = commands.add_parser("trials", help="list every trial: filter, sort, table/csv/json", description=(
+        "List trials one per row with their configuration, status and results. Filters are NAME OP VALUE "
+        "with OP one of = != >= <= > < over any column (every hyperparameter, status, steps, "
+        "beyond_accuracy, peak_beyond_accuracy, ...; task parameters as task.NAME). Accuracies are "
+        "fractions (0.999). Exit codes: 0 listed (possibly nothing); 2 bad input."),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    trials.add_argument("--db", default=DEFAULT_DB_URL, help=db_help)
+    trials.add_argument("--sweep", action="extend", nargs="+", default=None, metavar="NAME",
+                        help="only these sweeps' trials (default: every trial in the database)")
+    trials.add_argument("--task", help="shorthand for --where task=TASK")
+    trials.add_argument("--model", help="shorthand for --where model=MODEL")
+    trials.add_argument("--status", help="shorthand for --where status=STATUS")
+    trials.add_argument("--where", action="append", default=[], metavar="FILTER",
+                        help="NAME OP VALUE, e.g. lr=0.001 or beyond_accuracy<0.9 (repeatable; all must hold)")
+    trials.add_argument("--sort", default=None, metavar="COLUMN", help="sort by this column")
+    trials.add_argument("--desc", action="store_true", help="sort in descending order")
+    trials.add_argument("--limit", type=int, default=None, help="show at most this many rows")
+    trials.add_argument("--columns", default=None, help="comma-separated columns to show (default: a "
+                        "compact set for the table, every column for csv and json)")
+    trials.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                        help="output format (default table)")
+
+    export = commands.add_parser("export", help="write trials, metric history and per-length accuracies",
+                                 description=(
+        "Write OUT/trials, OUT/metrics (one row per trial and evaluation step) and OUT/lengths (one row per "
+        "trial and test length) as CSV or Parquet, every row with its trial's configuration flattened into "
+        "columns, for pandas: pd.read_parquet('OUT/metrics.parquet'). Exit codes: 0 written; 2 bad input."),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    export.add_argument("out", type=Path, nargs="?", default=None,
+                        help="folder for the tables (created if missing)")
+    export.add_argument("--tensorboard", type=Path, default=None, metavar="DIR",
+                        help="also (or only) write one TensorBoard run per trial under DIR: named by its "
+                        "hyperparameters, the training step on the x-axis, hparams flat; view with "
+                        "`tensorboard --logdir DIR` (pip install sdssm-sweep[tensorboard])")
+    export.add_argument("--db", default=DEFAULT_DB_URL, help=db_help)
+    export.add_argument("--sweep", action="extend", nargs="+", default=None, metavar="NAME",
+                        help="only these sweeps' trials (default: every trial in the database)")
+    export.add_argument("--format", choices=("csv", "parquet"), default="csv", help="file format (default csv)")
 
     validate = commands.add_parser("validate", help="check a sweep file and show what it expands to")
     validate.add_argument("spec", type=Path, help="sweep YAML file")
@@ -118,11 +163,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _is_input_error(exc: Exception) -> bool:
     from analysis.report import ReportError
+    from analysis.trials import TrialQueryError
     from sdssm.sweep.runner import ClusterError
     from sdssm.sweep.spec import SpecError
     from sdssm.sweep.store import StoreError
 
-    return isinstance(exc, (InputError, SpecError, StoreError, ClusterError, ReportError))
+    return isinstance(exc, (InputError, SpecError, StoreError, ClusterError, ReportError, TrialQueryError))
 
 
 def cmd_validate(args: argparse.Namespace, console: Console) -> int:
@@ -167,7 +213,8 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
     from sdssm.sweep.store import Store
 
     store = Store(args.db, create=False)
-    report = build_report(store, args.sweep, args.out, args.format, all_sweeps=args.all_sweeps)
+    report = build_report(store, args.sweep, args.out, args.format, all_sweeps=args.all_sweeps,
+                          plot_format=args.plot_format, dpi=args.dpi)
     console.print(report.text, markup=False, highlight=False, soft_wrap=True)
     console.print(f"wrote {len(report.files)} file(s) under {escape(str(args.out))}", style="dim")
     return 0
@@ -201,6 +248,114 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
     return 1 if counts[FAILS] or (args.strict and counts[NO_DATA]) else 0
 
 
+# Columns of `trials --format table`: what tells trials apart at a glance, within 80 columns.
+TRIAL_TABLE_COLUMNS = ("key", "task_label", "variant", "seed", "lr", "status", "steps", "beyond_accuracy",
+                       "peak_beyond_accuracy")
+TEXT_COLUMNS = ("task_label", "task", "sweeps", "error", "restore_note", "description")
+
+
+def cmd_trials(args: argparse.Namespace, console: Console) -> int:
+    import json
+
+    from rich.markup import escape
+    from rich.table import Table
+
+    from analysis.trials import apply_filters, sort_table, trial_table
+    from sdssm.sweep.store import Store
+
+    if args.limit is not None and args.limit < 0:
+        raise InputError(f"--limit must be >= 0, got {args.limit}")
+    store = Store(args.db, create=False)
+    _check_sweeps(store, args.sweep)
+    table = trial_table(store, args.sweep)
+    shorthands = [f"{name}={getattr(args, name)}" for name in ("task", "model", "status") if getattr(args, name)]
+    table = sort_table(apply_filters(table, shorthands + args.where), args.sort, args.desc)
+    if args.limit is not None:
+        table = table.head(args.limit)
+    columns = [c.strip() for c in args.columns.split(",")] if args.columns else (
+        list(TRIAL_TABLE_COLUMNS) if args.format == "table" else list(table.columns))
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise InputError(f"--columns: no column {', '.join(map(repr, missing))}; columns: {', '.join(table.columns)}")
+    table = table[columns]
+    if args.format == "csv":
+        sys.stdout.write(table.to_csv(index=False))
+    elif args.format == "json":
+        sys.stdout.write(json.dumps(json.loads(table.to_json(orient="records")), indent=1) + "\n")
+    else:
+        cells = [[_cell(column, value) for column, value in zip(columns, row)] for row in table.itertuples(index=False)]
+        view = Table(box=None, header_style="bold", pad_edge=False, padding=(0, 1, 0, 0))
+        for i, column in enumerate(columns):
+            width = max([len(_short_header(column))] + [len(row[i]) for row in cells])
+            if column in TEXT_COLUMNS:  # long text ends in an ellipsis rather than wrapping (--format csv: all)
+                view.add_column(_short_header(column), no_wrap=True, overflow="ellipsis", max_width=16)
+            else:  # numbers and short names are never cut
+                view.add_column(_short_header(column), no_wrap=True, min_width=width)
+        for row in cells:
+            view.add_row(*map(escape, row))
+        console.print(view)
+        console.print(f"{len(table)} trial(s)", style="dim")
+    return 0
+
+
+def _short_header(column: str) -> str:
+    return {"beyond_accuracy": "beyond%", "peak_beyond_accuracy": "peak%", "in_range_accuracy": "in-range%",
+            "task_label": "task"}.get(column, column)
+
+
+def _cell(column: str, value: object) -> str:
+    """One table cell: accuracies as %, keys shortened, missing values as a dash."""
+    import math
+
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if column.endswith("accuracy") and isinstance(value, (int, float)):
+        return f"{100 * value:.2f}"
+    if column == "key":
+        return str(value)[:8]
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _check_sweeps(store: object, sweeps: Sequence[str] | None) -> None:
+    """Named sweeps must exist: one message naming those that do."""
+    if not sweeps:
+        return
+    existing = store.sweep_names()  # type: ignore[attr-defined]
+    missing = [name for name in sweeps if name not in existing]
+    if missing:
+        raise InputError(f"no sweep named {', '.join(map(repr, missing))} (sweeps there: "
+                         f"{', '.join(existing) or 'none'})")
+
+
+def cmd_export(args: argparse.Namespace, console: Console) -> int:
+    from rich.markup import escape
+
+    from analysis.trials import export_tables, history_tables
+    from sdssm.sweep.store import Store
+
+    if args.out is None and args.tensorboard is None:
+        raise InputError("export needs a folder for the tables (OUT), --tensorboard DIR, or both")
+    for folder in (args.out, args.tensorboard):
+        if folder is not None and folder.exists() and not folder.is_dir():
+            raise InputError(f"{folder} exists and is not a folder")
+    store = Store(args.db, create=False)
+    _check_sweeps(store, args.sweep)
+    tables = history_tables(store, args.sweep)
+    if args.out is not None:
+        for path in export_tables(tables, args.out, args.format):
+            rows = len(tables[path.stem])
+            console.print(f"wrote {escape(str(path))} ({rows} row(s))", highlight=False)
+    if args.tensorboard is not None:
+        from analysis.tensorboard import write_runs
+
+        runs = write_runs(tables, args.tensorboard)
+        console.print(f"wrote {len(runs)} TensorBoard run(s) under {escape(str(args.tensorboard))}; view them "
+                      f"with: tensorboard --logdir {escape(str(args.tensorboard))}", highlight=False)
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace, console: Console) -> int:
     from sdssm.bench.run import run_benchmarks
 
@@ -209,7 +364,7 @@ def cmd_bench(args: argparse.Namespace, console: Console) -> int:
 
 
 COMMANDS = {"validate": cmd_validate, "run": cmd_run, "status": cmd_status, "report": cmd_report,
-            "check": cmd_check, "bench": cmd_bench}
+            "check": cmd_check, "trials": cmd_trials, "export": cmd_export, "bench": cmd_bench}
 
 
 if __name__ == "__main__":

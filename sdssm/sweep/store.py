@@ -13,27 +13,34 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import re
+import socket
+import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, create_engine, delete, event, func, inspect, or_, select, update
+from sqlalchemy import bindparam, create_engine, delete, event, func, inspect, or_, select, text, update
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from sdssm.config import TrialConfig
+from sdssm.models.registry import variant_of as registry_variant_of
+from sdssm.results import finite_or_none  # the one non-finite rule
 from sdssm.sweep.schema import (
     ACTIVE_STATUSES, DONE_STATUSES, SCHEMA_VERSION, Base, DriverLeaseRow, LengthAccuracy, Meta, Metric, Sweep,
     SweepTrial, Trial, TrialStatus,
 )
 
 __all__ = [
-    "ACTIVE_STATUSES", "DEFAULT_DB_URL", "DONE_STATUSES", "SCHEMA_VERSION", "Store", "StoreError", "Trial",
-    "TrialStatus", "distinct_task_labels", "mask_url", "normalize_url", "task_label", "task_label_of", "variant_of",
+    "ACTIVE_STATUSES", "DEFAULT_DB_URL", "DONE_STATUSES", "SCHEMA_VERSION", "DriverLease", "LeaseHeldError",
+    "Store", "StoreError", "Trial", "TrialStatus", "distinct_task_labels", "mask_url", "normalize_url",
+    "task_label", "task_label_of", "variant_of",
 ]
 
 DEFAULT_DB_URL = "sqlite:///results/sdssm.db"
@@ -43,15 +50,37 @@ class StoreError(Exception):
     """The database cannot be used (bad URL, not ours, newer schema, unreadable file)."""
 
 
+class LeaseHeldError(StoreError):
+    """Another driver holds the sweep's lease (or took it over from this one); the message names it."""
+
+
+@dataclass(frozen=True)
+class DriverLease:
+    """The right of one driver process to run one sweep on one database (Store.acquire_lease).
+
+    took_over_from describes the holder whose stale lease this one replaced, None for a fresh lease."""
+
+    sweep: str
+    host: str
+    pid: int
+    token: str
+    since: datetime
+    heartbeat_at: datetime
+    took_over_from: str | None = None
+
+    def describe(self) -> str:
+        """'host box1, pid 4242, running since 2026-12-02T16:30:00Z'"""
+        return f"host {self.host}, pid {self.pid}, running since {_iso(self.since)}"
+
+
 def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
 def variant_of(config: TrialConfig) -> str:
-    """The model row label used by reports: sdssm, diagonal+B, diagonal, rnn, lstm (readout apart)."""
-    if config.model == "diagonal":
-        return "diagonal+B" if config.use_b else "diagonal"
-    return config.model
+    """The model row label used by reports (readout apart): the registry's (sdssm/models/registry.py),
+    e.g. sdssm, diagonal+B, diagonal, rnn, lstm, pdssm, gated[0,1], gated[-1,1]."""
+    return registry_variant_of(config)
 
 
 # Task labels: one label per task instance (a task and its parameters), the name the task gives itself
@@ -151,16 +180,24 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def _enable_wal(engine: Engine) -> None:
     """WAL: readers never block the writer, nor it them. It is a property of the file, so it is set
-    only once the file is known to be ours (never on a database we refuse), outside any transaction."""
+    only once the file is known to be ours (never on a database we refuse), outside any transaction.
+    Set only when not set yet: changing the journal mode takes a lock without waiting for it, so stores
+    opening side by side (a reader beside the driver) would otherwise fail with 'database is locked'."""
     raw = engine.raw_connection()
     try:
-        raw.driver_connection.execute("PRAGMA journal_mode=WAL")
+        connection = raw.driver_connection
+        if str(connection.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+            connection.execute("PRAGMA journal_mode=WAL")
     finally:
         raw.close()
 
 
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # IMMEDIATE takes the write lock up front (waiting for it under busy_timeout) where a transaction reads
+    # before it writes and another writer may race it: a deferred one would fail at once with "database is
+    # locked" when both try to upgrade their read locks.
+    immediate = connection.get_execution_options().get("sqlite_immediate", False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 class Store:
@@ -186,62 +223,109 @@ class Store:
 
     def _open(self) -> Engine:
         url = make_url(self.url)
+        shown = mask_url(self.url)
         is_sqlite = url.get_backend_name() == "sqlite"
-        if is_sqlite and url.database and url.database != ":memory:":
-            path = Path(url.database)
+        path = _sqlite_path(url) if is_sqlite else None
+        if path is not None:
             if path.exists() and path.is_dir():
                 raise StoreError(f"database path {path} is a directory, not a file")
             if not path.exists():
-                if not self.create:
+                if not self.create or _sqlite_read_only(url):
                     raise StoreError(f"no database at {path} (run a sweep first, or pass --db URL)")
                 try:
                     path.parent.mkdir(parents=True, exist_ok=True)
                 except OSError as exc:
                     raise StoreError(f"cannot create the folder for {path}: {exc.strerror}") from exc
+                if not os.access(path.parent, os.W_OK):
+                    raise StoreError(f"cannot create database {path}: its folder {path.parent} is not writable; "
+                                     "pass --db a path in a writable folder")
+        connect_args: dict[str, Any] = {"timeout": 60} if is_sqlite else {}
+        if url.get_backend_name() == "postgresql" and "connect_timeout" not in url.query:
+            connect_args["connect_timeout"] = 10  # an unreachable server fails in seconds, not minutes
         try:
-            engine = create_engine(self.url, connect_args={"timeout": 60} if is_sqlite else {})
-        except (ArgumentError, ImportError, ValueError) as exc:
-            raise StoreError(f"cannot use database URL {self.url!r}: {exc}") from exc
+            engine = create_engine(self.url, connect_args=connect_args)
+        except ImportError as exc:
+            raise StoreError(f"cannot use database URL {shown}: its driver is not installed ({exc}); for "
+                             "PostgreSQL: pip install 'sdssm-sweep[postgres]'") from exc
+        except (ArgumentError, ValueError) as exc:
+            raise StoreError(f"cannot use database URL {shown}: {_without_url(exc, self.url)}") from exc
         if is_sqlite:
             event.listen(engine, "connect", _sqlite_pragmas)
             event.listen(engine, "begin", _sqlite_begin)
         try:
             self._check_or_create_schema(engine)
-            if is_sqlite:
+            if is_sqlite and not _sqlite_read_only(url):
                 _enable_wal(engine)
-        except (DatabaseError, OperationalError) as exc:
+        except DBAPIError as exc:
             engine.dispose()
-            reason = str(exc.orig) if getattr(exc, "orig", None) else str(exc)
-            raise StoreError(f"cannot open database {self.url}: {reason}") from exc
+            raise StoreError(f"cannot open database {shown}: {_reason(exc, self.url)}") from exc
+        except StoreError:
+            engine.dispose()
+            raise
         return engine
 
     def _check_or_create_schema(self, engine: Engine) -> None:
         tables = set(inspect(engine).get_table_names())
         if Meta.__tablename__ not in tables:
-            if tables:
-                raise StoreError(
-                    f"{self.url} is not an sdssm-sweep database (it has tables {', '.join(sorted(tables)[:5])} "
-                    "but no sdssm_meta table); point --db at a new file or an sdssm-sweep database")
+            self._refuse_foreign(tables)
             if not self.create:
-                raise StoreError(f"{self.url} is empty: no sdssm-sweep results in it yet")
-            with engine.begin() as connection:  # tables and version appear together, or not at all
-                Base.metadata.create_all(connection)
-                connection.execute(Meta.__table__.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
-            return
+                raise StoreError(f"{mask_url(self.url)} is empty: no sdssm-sweep results in it yet")
+            # Tables and version appear together, or not at all; two stores creating them at once (two
+            # drivers started side by side) take turns, and the second finds the first one's tables.
+            with engine.connect().execution_options(sqlite_immediate=True) as connection, connection.begin():
+                if connection.dialect.name == "postgresql":
+                    connection.execute(text("SELECT pg_advisory_xact_lock(7428311)"))  # 'sdssm' schema lock
+                tables = set(inspect(connection).get_table_names())
+                if Meta.__tablename__ not in tables:
+                    self._refuse_foreign(tables)
+                    Base.metadata.create_all(connection)
+                    connection.execute(Meta.__table__.insert().values(key="schema_version",
+                                                                      value=str(SCHEMA_VERSION)))
+                    return
         with Session(engine) as session:
             row = session.get(Meta, "schema_version")
         version = int(row.value) if row is not None else None
         if version != SCHEMA_VERSION:
-            raise StoreError(f"{self.url} has schema version {version}; this sdssm-sweep reads version "
+            raise StoreError(f"{mask_url(self.url)} has schema version {version}; this sdssm-sweep reads version "
                              f"{SCHEMA_VERSION}")
 
+    def _refuse_foreign(self, tables: set[str]) -> None:
+        if tables:
+            raise StoreError(
+                f"{mask_url(self.url)} is not an sdssm-sweep database (it has tables "
+                f"{', '.join(sorted(tables)[:5])} but no sdssm_meta table); point --db at a new file or an "
+                "sdssm-sweep database")
+
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """One transaction: committed on success, rolled back on any error."""
+    def session(self, *, snapshot: bool = False) -> Iterator[Session]:
+        """One transaction: committed on success, rolled back on any error. A database that fails under
+        it (read-only, gone, server down) raises StoreError naming the database (password hidden).
+
+        snapshot=True: all its reads see one state of the database even while the driver writes (SQLite
+        transactions always do; PostgreSQL's default READ COMMITTED does not, so it runs REPEATABLE READ)."""
         _ = self.engine
         assert self._sessions is not None
-        with self._sessions() as session, session.begin():
+        bind = self.engine
+        if snapshot and bind.dialect.name == "postgresql":
+            bind = bind.execution_options(isolation_level="REPEATABLE READ")
+        with self._database_errors(), self._sessions(bind=bind) as session, session.begin():
             yield session
+
+    @contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        """Core's engine.begin(), with the database errors of session()."""
+        with self._database_errors(), self.engine.begin() as connection:
+            yield connection
+
+    @contextmanager
+    def _database_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except OperationalError as exc:
+            reason = _reason(exc, self.url)
+            hint = ("; the file or its folder is read-only (or the URL says mode=ro), and a sweep writes its "
+                    "results there" if "readonly" in reason else "")
+            raise StoreError(f"database {mask_url(self.url)} failed: {reason}{hint}") from exc
 
     def dispose(self) -> None:
         if self._engine is not None:
@@ -317,7 +401,7 @@ class Store:
         if not values:
             return 0
         last = max(values, key=lambda v: v["step"])
-        with self.engine.begin() as connection:
+        with self._begin() as connection:
             _upsert(connection, Metric, values, index=("trial_key", "step"))
             connection.execute(_ADVANCE_TRIAL, {"b_key": key, "b_step": last["step"],
                                                 "b_wall": last["wall_time_s"], "b_stamp": now()})
@@ -347,7 +431,7 @@ class Store:
             trial.error = summary.get("error")
             trial.finished_at = trial.updated_at = now()
             if accuracy_by_length is not None:
-                values = [{"trial_key": key, "length": i + 1, "accuracy": _finite(a)}
+                values = [{"trial_key": key, "length": i + 1, "accuracy": finite_or_none(a)}
                           for i, a in enumerate(accuracy_by_length)]
                 _upsert(session, LengthAccuracy, values, index=("trial_key", "length"))
 
@@ -382,6 +466,81 @@ class Store:
         """How the trial's last attempt restored its checkpoint (or why it started afresh)."""
         with self.session() as session:
             _get_trial(session, trial_key).restore_note = note
+
+    # --- the driver lease -------------------------------------------------------------------
+    def acquire_lease(self, sweep_name: str, *, stale_after_s: float = 30.0) -> DriverLease:
+        """Become the one live driver of `sweep_name` on this database, or raise LeaseHeldError naming the
+        live one. A lease whose heartbeat is older than stale_after_s, or whose holder was a process of this
+        host that no longer exists, is taken over (the new lease's took_over_from says whose it was).
+
+        Safe when drivers race: a fresh lease is an INSERT that fails on the sweep's primary key, and a
+        takeover is an UPDATE conditional on the old holder's token and stale heartbeat, so of two racers
+        exactly one wins and the other is refused."""
+        mine = DriverLease(sweep=sweep_name, host=socket.gethostname(), pid=os.getpid(), token=uuid.uuid4().hex,
+                           since=now(), heartbeat_at=now())
+        row = {"sweep": mine.sweep, "host": mine.host, "pid": mine.pid, "token": mine.token,
+               "since": mine.since, "heartbeat_at": mine.heartbeat_at}
+        for _ in range(5):  # each pass either wins, refuses, or saw the row change under it (a racer)
+            try:
+                with self._begin() as connection:
+                    connection.execute(DriverLeaseRow.__table__.insert().values(**row))
+                return mine
+            except IntegrityError:
+                pass  # a lease row exists: a live driver, or a stale one to take over
+            held = self._lease_row(sweep_name)
+            if held is None:
+                continue  # released in between: try the insert again
+            if not _is_stale(held, stale_after_s):
+                raise LeaseHeldError(self._held_message(held, stale_after_s))
+            with self._begin() as connection:
+                taken = connection.execute(update(DriverLeaseRow).where(
+                    DriverLeaseRow.sweep == sweep_name, DriverLeaseRow.token == held.token,
+                    DriverLeaseRow.heartbeat_at == held.heartbeat_at,
+                ).values(**row)).rowcount
+            if taken == 1:
+                age = (now() - _utc(held.heartbeat_at)).total_seconds()
+                return DriverLease(**{**row, "took_over_from": f"{held.describe()} (last heartbeat {age:.0f} s ago)"})
+        raise LeaseHeldError(f"could not take the driver lease of sweep {sweep_name!r} in {mask_url(self.url)}: "
+                             "other drivers keep changing it; stop them and run again")
+
+    def renew_lease(self, lease: DriverLease) -> None:
+        """The holder's heartbeat. Raises LeaseHeldError when the lease is no longer this holder's (another
+        driver took it over after this one stalled, or it was released)."""
+        with self._begin() as connection:
+            renewed = connection.execute(update(DriverLeaseRow).where(
+                DriverLeaseRow.sweep == lease.sweep, DriverLeaseRow.token == lease.token,
+            ).values(heartbeat_at=now())).rowcount
+        if renewed != 1:
+            held = self._lease_row(lease.sweep)
+            holder = f"another driver holds it now ({held.describe()})" if held else "it was released"
+            raise LeaseHeldError(f"this driver lost its lease on sweep {lease.sweep!r} in {mask_url(self.url)}: "
+                                 f"{holder}; stop this driver (its results would interleave with the other's)")
+
+    def release_lease(self, lease: DriverLease) -> None:
+        """Give the lease up (only if still this holder's; a lease taken over stays the new holder's)."""
+        with self._begin() as connection:
+            connection.execute(delete(DriverLeaseRow).where(
+                DriverLeaseRow.sweep == lease.sweep, DriverLeaseRow.token == lease.token))
+
+    def live_lease(self, sweep_name: str, *, stale_after_s: float = 30.0) -> DriverLease | None:
+        """The live driver's lease of `sweep_name`, or None when there is none (or only a stale one)."""
+        held = self._lease_row(sweep_name)
+        return None if held is None or _is_stale(held, stale_after_s) else held
+
+    def _lease_row(self, sweep_name: str) -> DriverLease | None:
+        with self.session() as session:
+            row = session.get(DriverLeaseRow, sweep_name)
+            if row is None:
+                return None
+            return DriverLease(sweep=row.sweep, host=row.host, pid=row.pid, token=row.token,
+                               since=_utc(row.since), heartbeat_at=_utc(row.heartbeat_at))
+
+    def _held_message(self, held: DriverLease, stale_after_s: float) -> str:
+        age = (now() - held.heartbeat_at).total_seconds()
+        return (f"sweep {held.sweep!r} already has a live driver in {mask_url(self.url)}: {held.describe()} "
+                f"(last heartbeat {age:.0f} s ago). Wait for it to finish, or stop it (Ctrl-C, or kill {held.pid} "
+                f"on {held.host}) and run again; a driver that died is taken over once its heartbeat is more "
+                f"than {stale_after_s:g} s old")
 
     # --- reads ------------------------------------------------------------------------------
     def statuses(self, keys: Iterable[str] | None = None) -> dict[str, TrialStatus]:
@@ -431,7 +590,7 @@ class Store:
         unknown = set(tables) - set(models) - {"peaks"}
         if unknown:
             raise ValueError(f"unknown table(s) {', '.join(sorted(unknown))} (known: {', '.join(models)})")
-        with self.session() as session:
+        with self.session(snapshot=True) as session:
             member_query = select(Sweep.name.label("sweep"), SweepTrial.trial_key.label("key")).join(
                 SweepTrial, SweepTrial.sweep_id == Sweep.id)
             if sweeps:
@@ -478,12 +637,6 @@ def _chunks(keys: Iterable[str], size: int = 10_000) -> Iterator[list[str]]:
     keys = list(keys)
     for start in range(0, len(keys), size):
         yield keys[start:start + size]
-
-
-def _finite(value: float | None) -> float | None:
-    if value is None or value != value or value in (float("inf"), float("-inf")):
-        return None
-    return float(value)
 
 
 def _get_trial(session: Session, key: str) -> Trial:
@@ -533,11 +686,38 @@ def _upsert_statement(dialect: str, model: type[Base], columns: tuple[str, ...],
     return statement.on_conflict_do_update(index_elements=list(index), set_=updates)
 
 
+def _utc(stamp: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every stamp the store writes is UTC."""
+    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=timezone.utc)
+
+
+def _iso(stamp: datetime) -> str:
+    return _utc(stamp).astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _is_stale(lease: DriverLease, stale_after_s: float) -> bool:
+    """Its heartbeat is older than stale_after_s, or its holder was a process of this host that is gone."""
+    if now() - lease.heartbeat_at > timedelta(seconds=stale_after_s):
+        return True
+    return lease.host == socket.gethostname() and not _pid_alive(lease.pid)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
 def mask_url(url: str) -> str:
     """The URL with its password hidden ('postgresql://u:***@host/db'), for every message and report.
     Text that SQLAlchemy cannot parse (a bad port, say) still has any 'user:password@' masked."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
+        return url if parsed.password is None else parsed.render_as_string(hide_password=True)
     except (ArgumentError, ValueError):
         return _PASSWORD.sub(r"\1***@", url)
 
@@ -546,14 +726,67 @@ _PASSWORD = re.compile(r"(://[^:/@]*:)[^/]*@")
 
 
 def normalize_url(url: str) -> str:
-    """Accept a bare file path as shorthand for sqlite:///PATH, and make SQLite paths absolute
-    (Ray trials chdir into their own folders)."""
+    """The URL the store connects with, or StoreError naming what is wrong (password hidden).
+
+    - A bare file path is shorthand for sqlite:///PATH; SQLite paths become absolute (Ray trials chdir
+      into their own folders).
+    - SQLite URI parameters are honoured with uri=true: sqlite:///results/r.db?mode=ro&uri=true opens
+      file:/abs/results/r.db?mode=ro. Without uri=true a SQLite URL takes no query options (SQLite would
+      silently ignore them), so any is refused, named.
+    - postgres:// and postgresql:// use psycopg (version 3, the `postgres` extra); a URL naming another
+      driver (postgresql+psycopg2://) keeps it."""
     if "://" not in url:
         return f"sqlite:///{Path(url).expanduser().resolve()}"
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
-        raise StoreError(f"cannot parse database URL {url!r}: {exc}") from exc
-    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        _ = parsed.port  # parsed lazily by some SQLAlchemy versions
+    except (ArgumentError, ValueError) as exc:
+        raise StoreError(f"cannot parse database URL {mask_url(url)}: {_url_problem(url, exc)}; expected "
+                         "sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DBNAME") from exc
+    if parsed.drivername in ("postgres", "postgresql"):
+        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return url
+    query = dict(parsed.query)
+    if str(query.get("uri", "")).lower() not in ("true", "1"):
+        if query:
+            raise StoreError(f"SQLite URL {mask_url(url)} has query option(s) {', '.join(sorted(query))}, which "
+                             "SQLite ignores without uri=true; drop them, or add uri=true to pass SQLite URI "
+                             "parameters (sqlite:///PATH?mode=ro&uri=true)")
         return f"sqlite:///{Path(parsed.database).expanduser().resolve()}"
-    return url
+    database = parsed.database.removeprefix("file:")
+    absolute = database if database.startswith("/") else str(Path(database).expanduser().resolve())
+    options = "&".join(f"{key}={value}" for key, values in query.items()
+                       for value in (values if isinstance(values, tuple) else (values,)))
+    return f"sqlite:///file:{absolute}?{options}"
+
+
+def _sqlite_path(url: Any) -> Path | None:
+    """The file of a SQLite URL (None in memory), also for file: URIs (uri=true)."""
+    database = url.database
+    if not database or database == ":memory:":
+        return None
+    return Path(database.removeprefix("file:"))
+
+
+def _sqlite_read_only(url: Any) -> bool:
+    """mode=ro or immutable=1 among the SQLite URI parameters: nothing may be written (not even WAL mode)."""
+    return url.query.get("mode") == "ro" or url.query.get("immutable") in ("1", "true")
+
+
+def _url_problem(url: str, exc: Exception) -> str:
+    port = re.search(r"@[^/:]*:([^/]*)", url)
+    if port and not port.group(1).isdigit():
+        return f"its port {port.group(1)!r} is not a number"
+    return "not a URL SQLAlchemy can read"
+
+
+def _reason(exc: DBAPIError, url: str) -> str:
+    """The driver's own words for a database error, without the statement or the password."""
+    return _without_url(exc.orig if exc.orig is not None else exc, url).strip().splitlines()[0]
+
+
+def _without_url(exc: BaseException, url: str) -> str:
+    text = str(exc)
+    password = make_url(url).password
+    return text.replace(str(password), "***") if password else text

@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+from tests.sweep.postgres import PostgresServer, unavailable_reason
 
 # Tiny but real trials: SD-SSM on parity, a few hundred steps, evaluated up to length 30.
 TINY_TRAIN: dict[str, Any] = {
@@ -42,3 +45,39 @@ def cli(*args: str, cwd: Path, timeout: float = 300, **popen: Any) -> subprocess
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     return tmp_path
+
+
+# --- PostgreSQL ---------------------------------------------------------------------------------------------
+# A real server for the store tests (tests/sweep/postgres.py). Without one they skip, naming why; with
+# SDSSM_REQUIRE_POSTGRES=1 (CI, .ci/run) they fail instead, so CI never passes without having run them.
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    reason = unavailable_reason()
+    if reason is not None:
+        if os.environ.get("SDSSM_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"SDSSM_REQUIRE_POSTGRES=1 but no PostgreSQL server can be started: {reason}")
+        pytest.skip(f"PostgreSQL tests skipped: {reason}")
+    server = PostgresServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database of its own for one test (dropped after it)."""
+    url = postgres_server.create_database()
+    try:
+        yield url
+    finally:
+        postgres_server.drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """One store URL per backend: a new SQLite file, and a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'results.db'}"
+    return str(request.getfixturevalue("pg_url"))

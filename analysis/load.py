@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.labels import TaskFacts, family_label, model_label, model_sort_key, task_facts, task_sort_key
-from sdssm.sweep.store import ACTIVE_STATUSES, DONE_STATUSES, Store, TrialStatus, distinct_task_labels
+from sdssm.sweep.store import ACTIVE_STATUSES, DONE_STATUSES, Store, TrialStatus, distinct_task_labels, mask_url
 
 
 class ReportError(ValueError):
@@ -50,7 +50,7 @@ class ReportData:
     memberships: (sweep, key), a trial may be in several sweeps.
     """
 
-    url: str
+    url: str  # the database, password hidden (mask_url): shown in reports, never connected to
     sweeps: list[str]
     trials: pd.DataFrame
     lengths: pd.DataFrame
@@ -107,11 +107,11 @@ def select_sweeps(store: Store, sweeps: Sequence[str] | None = None, all_sweeps:
         missing = [name for name in sweeps if name not in existing]
         if missing:
             known = ", ".join(existing) if existing else "none"
-            raise ReportError(f"no sweep named {', '.join(map(repr, missing))} in {store.url} "
+            raise ReportError(f"no sweep named {', '.join(map(repr, missing))} in {mask_url(store.url)} "
                               f"(sweeps there: {known})")
         return list(dict.fromkeys(sweeps)), NAMED
     if not existing:
-        raise ReportError(f"no trials in {store.url}: run a sweep first (sdssm-sweep run SPEC)")
+        raise ReportError(f"no trials in {mask_url(store.url)}: run a sweep first (sdssm-sweep run SPEC)")
     if all_sweeps:
         return existing, ALL
     return store.sweeps_by_last_run()[:1], LATEST
@@ -145,7 +145,7 @@ def load(store: Store, sweeps: Sequence[str] | None = None, *, all_sweeps: bool 
     model_order = [label for _, label in sorted(
         (model_sort_key(row.variant, row.readout, row.supervision), row.model_label)
         for row in models.itertuples())]
-    return ReportData(url=store.url, sweeps=names, trials=trials, lengths=lengths,
+    return ReportData(url=mask_url(store.url), sweeps=names, trials=trials, lengths=lengths,
                       memberships=frames["memberships"], task_order=task_order, model_order=model_order,
                       facts=facts, chosen=chosen)
 

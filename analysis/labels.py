@@ -20,19 +20,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-# variant column of the store -> family name shown in reports, in row order.
-FAMILIES: dict[str, str] = {
-    "sdssm": "SD-SSM",
-    "diagonal+B": "Diagonal+B",
-    "diagonal": "Diagonal",
-    "rnn": "RNN",
-    "lstm": "LSTM",
-}
+from sdssm.models.registry import FAMILIES as REGISTERED
+from sdssm.models.registry import variant_labels
+
+# variant column of the store -> family name shown in reports, in row order (sdssm/models/registry.py).
+FAMILIES: dict[str, str] = variant_labels()
 READOUT_NAMES: dict[str, str] = {"linear": "linear", "mlp": "MLP"}
 READOUT_ORDER = ("linear", "mlp")
 SUPERVISION_ORDER = ("last", "prefixes")  # the paper's first
 # Families the paper compares with both readouts: their label always names the readout.
-READOUT_IN_LABEL = frozenset({"sdssm", "diagonal+B", "diagonal"})
+READOUT_IN_LABEL = frozenset(variant for f in REGISTERED.values() if f.readout_in_label for variant, _ in f.labels())
 
 # Task names (the registry's, case-insensitive) in the paper's column order.
 TASK_ORDER = ("parity_check", "even_pairs", "cycle_navigation", "modular_arithmetic", "c2xcn", "c2xc4",

@@ -21,15 +21,12 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, ConfigDict, Field, ValidationError, model_validator
 from pydantic.dataclasses import dataclass
 
-# Which model fields each model family reads; everything else about the model is ignored
-# (and left out of the key). Keep in sync with sdssm/models/__init__.py.
-MODEL_FIELDS: dict[str, tuple[str, ...]] = {
-    "sdssm": ("state_size", "k", "p", "readout", "mlp_hidden", "query_token"),
-    "diagonal": ("state_size", "use_b", "readout", "mlp_hidden", "query_token"),
-    "rnn": ("state_size", "readout", "mlp_hidden", "query_token"),
-    "lstm": ("state_size", "readout", "mlp_hidden", "query_token"),
-}
-ALL_MODEL_FIELDS = ("state_size", "k", "p", "readout", "mlp_hidden", "use_b", "query_token")
+from sdssm.models.registry import all_model_fields, family, model_fields
+
+# Which model fields each model family reads (sdssm/models/registry.py, the one home of a family);
+# everything else about the model is ignored (and left out of the key).
+MODEL_FIELDS: dict[str, tuple[str, ...]] = model_fields()
+ALL_MODEL_FIELDS = all_model_fields()
 READOUTS = ("linear", "mlp")
 SUPERVISIONS = ("last", "prefixes")
 DEVICES = ("cpu", "cuda", "auto")
@@ -150,13 +147,14 @@ class TrialConfig:
     task_params: _PARAMS = dataclasses.field(default_factory=dict)  # e.g. {"n": 30} for C2xCn / Dn
 
     # --- model ------------------------------------------------------------------------------
-    model: _one_of(tuple(MODEL_FIELDS)) = "sdssm"  # sdssm | diagonal | rnn | lstm
+    model: _one_of(tuple(MODEL_FIELDS)) = "sdssm"  # sdssm | diagonal | rnn | lstm | pdssm | gated
     state_size: _integer(1, MAX_STATE_SIZE) = 64  # N; 64 in every paper run
-    k: _integer(1, MAX_K) = 8  # sdssm: dictionary size (number of dense transition matrices)
+    k: _integer(1, MAX_K) = 8  # sdssm, pdssm: dictionary size (number of dense transition matrices)
     p: _number("in [1, 16]", ge=1.0, le=16.0) = 1.2  # sdssm: order of the column-wise Lp normalisation
     readout: _one_of(READOUTS) = "linear"  # linear (the paper's) | mlp (Linear(N, h) -> ReLU -> Linear(h, C))
     mlp_hidden: _integer(1, MAX_MLP_HIDDEN) = 64  # h of the MLP readout
     use_b: _BOOL = True  # diagonal: include the input term B u_t
+    negative_eigenvalues: _BOOL = False  # gated: gates in (-1, 1) (Grazzi et al.) instead of (0, 1)
     query_token: _BOOL = True  # append a query token and read the prediction there
 
     # --- optimisation -----------------------------------------------------------------------
@@ -214,13 +212,14 @@ class TrialConfig:
         evaluation: the states of one scan chunk and their query steps, 2 x min(samples, EVAL_CHUNK) x
         test_max_length x state_size x 4, plus the sampled strings, samples x test_max_length x 17;
         training: states and their gradients, batch_size x train_max_length x state_size x 8;
-        parameters with gradients and Adam's two moments: 16 x (k for SD-SSM, else 4) x state_size^2.
+        parameters with gradients and Adam's two moments: 16 x (the family's N x N matrices, k for SD-SSM)
+        x state_size^2.
         """
         n = self.state_size
         samples = max(self.eval_samples, self.final_eval_samples)
         evaluation = 2 * min(samples, EVAL_CHUNK) * self.test_max_length * n * 4 + samples * self.test_max_length * 17
         training = self.batch_size * self.train_max_length * n * 8
-        matrices = self.k if self.model == "sdssm" else 4
+        matrices = family(self.model).dense_matrices(self)
         return evaluation + training + 16 * matrices * n * n
 
     def __hash__(self) -> int:
@@ -273,10 +272,7 @@ class TrialConfig:
         if self.task_params:
             parts.append(",".join(f"{k}={v}" for k, v in sorted(self.task_params.items())
                                   if not isinstance(v, (dict, list))))
-        if self.model == "sdssm":
-            parts += [f"k={self.k}", f"p={self.p:g}"]
-        if self.model == "diagonal":
-            parts.append("B" if self.use_b else "noB")
+        parts += family(self.model).describe(self)
         parts += [f"lr={self.lr:g}", f"seed={self.seed}"]
         if self.supervision != "last":
             parts.append(f"supervision={self.supervision}")

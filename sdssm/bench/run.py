@@ -38,6 +38,16 @@ def run_benchmarks(what: str, console: Console) -> None:
                       f"{trainer['trainer_prefixes_step_ms']:.2f} ms vs {trainer['trainer_step_ms']:.2f} ms, "
                       f"ratio {ratio:.2f} (median of interleaved rounds; target <= {PREFIXES_TARGET_RATIO}: "
                       f"{'ok' if ratio <= PREFIXES_TARGET_RATIO else 'MISSED'})")
+    if what in ("all", "model"):
+        from sdssm.bench.families import bench_families
+
+        table = Table(title="every model family: the trainer's real step, parity setting (N=64, batch 128, "
+                      "lengths 1..40, query token, 1 thread)")
+        for column in ("model", "ms / step", "CPU ms / step"):
+            table.add_column(column, justify="left" if column == "model" else "right")
+        for row in bench_families():
+            table.add_row(str(row["model"]), f"{row['step_ms']:.2f}", f"{row['cpu_ms']:.2f}")
+        console.print(table)
     if what in ("all", "store"):
         from sdssm.bench.store import bench_store
 

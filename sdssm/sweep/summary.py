@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from sdssm.config import ALL_MODEL_FIELDS, MODEL_FIELDS, TrialConfig
+from sdssm.models.registry import family
 from sdssm.sweep.spec import SweepSpec
 from sdssm.sweep.store import distinct_task_labels, task_label_of
 
@@ -25,10 +26,12 @@ def task_label(trial: TrialConfig) -> str:
 
 
 def variant_label(trial: TrialConfig) -> str:
-    """'sdssm/linear', 'diagonal/mlp', 'diagonal/linear noB' (no input term B)."""
+    """'sdssm/linear', 'diagonal/mlp', 'diagonal/linear noB' (no input term B), 'gated/linear a in [-1,1]':
+    the model and readout, then, for a variant other than the family's first, what sets it apart."""
+    entry = family(trial.model)
     label = f"{trial.model}/{trial.readout}"
-    if trial.model == "diagonal" and not trial.use_b:
-        label += " noB"
+    if entry.labels()[0][0] != entry.variant_of(trial):
+        label += " " + " ".join(entry.describe(trial))
     return label
 
 

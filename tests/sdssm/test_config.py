@@ -33,7 +33,7 @@ def test_round_trip_through_dict() -> None:
 
 
 @pytest.mark.parametrize("changes, message", [
-    ({"model": "transformer"}, "model: must be one of sdssm, diagonal, rnn, lstm, got 'transformer'"),
+    ({"model": "transformer"}, "model: must be one of sdssm, diagonal, rnn, lstm, pdssm, gated, got 'transformer'"),
     ({"model": "lstn"}, "did you mean 'lstm'?"),
     ({"readout": "deep"}, "readout"),
     ({"lr": 0}, "lr: must be a finite number > 0, got 0"),

@@ -26,7 +26,7 @@ def task_label(trial: TrialConfig) -> str:
 
 
 def variant_label(trial: TrialConfig) -> str:
-    """'sdssm/linear', 'diagonal/mlp', 'diagonal/linear noB' (no input term B), 'gated/linear a in [-1,1]':
+    """'sdssm/linear', 'diagonal/mlp', 'diagonal/linear noB' (no input term B), 'gated/linear [-1,1]':
     the model and readout, then, for a variant other than the family's first, what sets it apart."""
     entry = family(trial.model)
     label = f"{trial.model}/{trial.readout}"

@@ -449,3 +449,19 @@ def test_automaton_file_is_inlined_relative_to_the_spec(tmp_path: Path) -> None:
     (tmp_path / "machines" / "parity.yaml").unlink()
     with pytest.raises(SpecError, match=r"sweep.yaml: grid.task_params.*automaton file .*parity.yaml"):
         load_spec(spec_file)
+
+
+SHIPPED = sorted((Path(__file__).resolve().parents[2] / "sweeps").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
+def test_every_shipped_sweep_is_valid(path: Path) -> None:
+    spec = load_spec(path)
+    assert spec.trials and len({t.key for t in spec.trials}) == len(spec.trials)
+
+
+def test_sarrof_sweep_runs_sdssm_once_per_task_and_seed() -> None:
+    """negative_eigenvalues is read by the gated SSM only: the SD-SSM control is not doubled by that axis."""
+    spec = load_spec(Path(__file__).resolve().parents[2] / "sweeps" / "sarrof.yaml")
+    by_model = {model: sum(t.model == model for t in spec.trials) for model in ("gated", "sdssm")}
+    assert by_model == {"gated": 18, "sdssm": 9}

@@ -16,7 +16,9 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from sdssm.sweep.store import DONE_STATUSES, Store, StoreError, Trial, TrialStatus, distinct_task_labels
+from sdssm.sweep.store import (
+    DONE_STATUSES, Store, StoreError, Trial, TrialStatus, distinct_task_labels, mask_url,
+)
 
 PEAK, FINAL = "peak (periodic eval)", "final"
 
@@ -26,11 +28,11 @@ def status_view(store: Store, sweeps: Sequence[str] | None = None) -> Group:
     if sweeps:
         unknown = [name for name in sweeps if name not in known]
         if unknown:
-            raise StoreError(f"no sweep named {', '.join(unknown)} in {store.url} "
+            raise StoreError(f"no sweep named {', '.join(unknown)} in {mask_url(store.url)} "
                              f"(sweeps: {', '.join(known) or 'none yet'})")
     names = list(sweeps) if sweeps else known
     if not names:
-        return Group(Text(f"no sweeps in {store.url} yet"))
+        return Group(Text(f"no sweeps in {mask_url(store.url)} yet"))
     focus = list(sweeps) if sweeps else store.sweeps_by_last_run()[:1]
     parts: list[Table | Text] = []
     counts_table = Table(title="trials by status", title_justify="left")

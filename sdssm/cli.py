@@ -1,7 +1,9 @@
 """`sdssm-sweep`: run, watch, validate and report hyperparameter sweeps of SD-SSM and its baselines.
 
 Exit codes: 0 success; 1 an unexpected internal error; 2 bad input (spec, names, values, paths,
-database, cluster) reported in one message before any work starts; 130 interrupted.
+database, cluster, a sweep another driver is running) reported in one message before any work starts;
+130 interrupted (Ctrl-C, SIGINT); 143 stopped by SIGTERM. `run` stopped by either prints the command that
+resumes it.
 """
 
 from __future__ import annotations
@@ -164,11 +166,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _is_input_error(exc: Exception) -> bool:
     from analysis.report import ReportError
     from analysis.trials import TrialQueryError
-    from sdssm.sweep.runner import ClusterError
+    from sdssm.sweep.runner import RunError
     from sdssm.sweep.spec import SpecError
     from sdssm.sweep.store import StoreError
 
-    return isinstance(exc, (InputError, SpecError, StoreError, ClusterError, ReportError, TrialQueryError))
+    return isinstance(exc, (InputError, SpecError, StoreError, RunError, ReportError, TrialQueryError))
 
 
 def cmd_validate(args: argparse.Namespace, console: Console) -> int:
@@ -182,9 +184,11 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    from rich.markup import escape
+
     from sdssm.sweep.runner import RunOptions, run_sweep
     from sdssm.sweep.spec import load_spec
-    from sdssm.sweep.store import Store
+    from sdssm.sweep.store import Store, mask_url
 
     spec = load_spec(args.spec)
     if args.num_cpus is not None and args.num_cpus < 1:
@@ -194,9 +198,30 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
                          cpu_only=args.cpu_only, num_cpus=args.num_cpus, dashboard=not args.no_dashboard)
     summary = run_sweep(spec, options, console)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(summary.counts.items()))
-    console.print(f"sweep {spec.name}: {counts} ({summary.wall_time_s:.0f} s); "
-                  f"see `sdssm-sweep report --db {args.db}`")
-    return 130 if summary.interrupted else 0
+    console.print(f"sweep {escape(spec.name)}: {counts} ({summary.wall_time_s:.0f} s); "
+                  f"see `sdssm-sweep report --db {escape(mask_url(args.db))}`", highlight=False)
+    if summary.stopped_by is not None:
+        console.print(f"[yellow]stopped by {summary.stopped_by.name}[/]: {summary.interrupted} unfinished "
+                      "trial(s) marked interrupted, finished ones kept. To resume from their checkpoints, "
+                      f"run the same command again:\n  {escape(resume_command(args))}", highlight=False)
+    return summary.exit_code
+
+
+def resume_command(args: argparse.Namespace) -> str:
+    """The `run` command line that resumes this run: its spec, database and storage (defaults spelled out)
+    and every other option given. A database password shows as ***."""
+    import shlex
+
+    from sdssm.sweep.store import mask_url
+
+    words = ["sdssm-sweep", "run", str(args.spec), "--db", mask_url(args.db), "--storage", args.storage]
+    if args.address is not None:
+        words += ["--address", args.address]
+    if args.num_cpus is not None:
+        words += ["--num-cpus", str(args.num_cpus)]
+    words += [flag for flag, given in (("--cpu-only", args.cpu_only), ("--no-dashboard", args.no_dashboard))
+              if given]
+    return shlex.join(words)
 
 
 def cmd_status(args: argparse.Namespace, console: Console) -> int:

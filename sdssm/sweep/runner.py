@@ -4,27 +4,44 @@ Resumability lives in the store, not in Ray's experiment folder: every run regis
 trials, skips those already done, and starts each unfinished trial from the last checkpoint the
 store recorded for it. So rerunning the same command after Ctrl-C, a killed driver or a reboot
 finishes the sweep, and editing the YAML (adding seeds, say) runs only the new trials.
+
+One driver per sweep and database: a run first takes the sweep's lease (sdssm/sweep/driver.py) and
+heartbeats it; a second driver is refused, and a driver whose heartbeat stopped is taken over (its
+trials resume). Then, in this order, each step able to refuse the run before any trial is registered:
+the storage folder, Ray (started or reached) and whether it can place a trial; only then are the
+sweep and its trials registered and run. When the run ends, however it ends (done, Ctrl-C, SIGTERM,
+an error), the trials it left running are marked interrupted, never left running.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from sdssm.config import TrialConfig
+from sdssm.sweep.driver import LEASE_STALE_AFTER_S, LeaseKeeper, StopRequested, StopSignals, exit_code
 from sdssm.sweep.spec import SweepSpec
 from sdssm.sweep.store import DONE_STATUSES, Store
 
 DEFAULT_STORAGE = "results/ray"
+LOOPBACK = "127.0.0.1"
+_LOOPBACK_SWITCH = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 
-class ClusterError(Exception):
+class RunError(Exception):
+    """This run cannot start as asked (bad storage folder, cluster); refused before any trial is registered."""
+
+
+class ClusterError(RunError):
     """The cluster cannot run this sweep as asked (no GPUs, too few CPUs, unreachable address)."""
 
 
@@ -45,7 +62,14 @@ class RunSummary:
     ran: int
     counts: dict[str, int]
     wall_time_s: float
-    interrupted: bool = False
+    stopped_by: signal.Signals | None = None  # the signal (SIGINT, SIGTERM) that stopped the run early
+    interrupted: int = 0  # trials this run left unfinished: marked interrupted, resumed by a rerun
+    took_over_from: str | None = None  # the dead driver whose lease this run took over
+
+    @property
+    def exit_code(self) -> int:
+        """0, or 128 + the signal's number when a signal stopped the run (130 SIGINT, 143 SIGTERM)."""
+        return exit_code(self.stopped_by) if self.stopped_by is not None else 0
 
 
 def plan(spec: SweepSpec, store: Store) -> tuple[list[TrialConfig], dict[str, str]]:
@@ -92,25 +116,58 @@ def trial_params(config: TrialConfig, resources: dict[str, float], checkpoint: s
     return {"trial": config.to_dict(), "key": config.key, "resume_from": checkpoint}
 
 
-def connect(options: RunOptions, console: Console) -> None:
-    """ray.init for an existing cluster (address) or an embedded local one; prints the dashboard URL."""
+def connect(options: RunOptions, console: Console) -> bool:
+    """ray.init: an existing cluster when --address or RAY_ADDRESS names one, else a new embedded local
+    Ray (`address="local"`), never a leftover or other running instance (Ray's default address lookup
+    would attach to whatever /tmp/ray/ray_current_cluster names, even a dead cluster). The embedded Ray
+    listens on the loopback only (see `embedded_on_loopback`). Prints the dashboard URL; returns whether
+    the Ray it started is embedded."""
     import ray
 
     address = options.address or os.environ.get("RAY_ADDRESS") or None
     kwargs: dict[str, Any] = {"log_to_driver": False, "configure_logging": True, "logging_level": "ERROR"}
     if address is None:
-        kwargs.update(num_cpus=options.num_cpus, include_dashboard=options.dashboard,
-                      dashboard_host="127.0.0.1")
+        kwargs.update(num_cpus=options.num_cpus, include_dashboard=options.dashboard, dashboard_host=LOOPBACK)
     try:
-        context = ray.init(address=address, **kwargs)
+        context = ray.init(address=address or "local", **kwargs)
     except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise ClusterError(f"cannot connect to Ray at {address!r}: {str(exc).splitlines()[0]}") from exc
+        where = f"Ray at {address!r}" if address else "an embedded local Ray"
+        raise ClusterError(f"cannot start or connect to {where}: {str(exc).splitlines()[0]}") from exc
     where = f"Ray cluster at {address}" if address else "embedded local Ray"
     cpus = ray.cluster_resources().get("CPU", 0)
     gpus = ray.cluster_resources().get("GPU", 0)
-    console.print(f"[bold]{where}[/]: {cpus:g} CPU(s), {gpus:g} GPU(s)")
+    console.print(f"[bold]{escape(where)}[/]: {cpus:g} CPU(s), {gpus:g} GPU(s)")
+    node_ip = context.address_info.get("node_ip_address")
+    if address is None and node_ip != LOOPBACK:
+        console.print(f"[yellow]warning[/]: the embedded Ray listens on {escape(str(node_ip))}, not only on "
+                      f"{LOOPBACK}; other machines on this network may reach it")
     if getattr(context, "dashboard_url", None):
-        console.print(f"Ray dashboard: http://{context.dashboard_url}{_dashboard_token_hint()}")
+        console.print(f"Ray dashboard: http://{escape(context.dashboard_url)}{escape(_dashboard_token_hint())}")
+    return address is None
+
+
+@contextmanager
+def embedded_on_loopback() -> Iterator[None]:
+    """While active, a Ray started by this process takes 127.0.0.1 as its node address, so GCS, the
+    raylet, the object manager, the workers, the agents and their metrics ports all listen on the
+    loopback only. This is Ray's own switch for a single-machine Ray (its default on macOS and Windows):
+    RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0, which Ray reads into `ray_constants.ENABLE_RAY_CLUSTER` on
+    import, so it is set there too (Ray is imported by now) and in the environment every Ray process
+    inherits. Only for the embedded Ray: a driver attached to a cluster must advertise an address the
+    cluster can reach, so both are restored on exit."""
+    from ray._private import ray_constants
+
+    previous_env, previous_flag = os.environ.get(_LOOPBACK_SWITCH), ray_constants.ENABLE_RAY_CLUSTER
+    os.environ[_LOOPBACK_SWITCH] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = previous_flag
+        if previous_env is None:
+            os.environ.pop(_LOOPBACK_SWITCH, None)
+        else:
+            os.environ[_LOOPBACK_SWITCH] = previous_env
 
 
 def _dashboard_token_hint() -> str:
@@ -125,75 +182,146 @@ def run_sweep(spec: SweepSpec, options: RunOptions, console: Console | None = No
               trainable: Callable[[dict[str, Any]], None] | None = None) -> RunSummary:
     """Run every unfinished trial of `spec`; results stream into the store at options.db_url.
 
+    Raises LeaseHeldError when another driver runs the sweep (or took it over from this one), RunError
+    when the storage folder or Ray cannot run it; a refused run registers nothing. SIGINT and SIGTERM stop
+    the run gracefully: the summary's `stopped_by` says which, and the trials it stopped are left
+    interrupted (see the module docstring).
+
     `trainable` is the Ray Tune function each trial runs (default `sdssm.sweep.trainable.run_trial`);
     tests pass a wrapper of it that injects a fault, as Ray's own restore tests pass their trainables."""
+    console = console or Console()
+    started = time.monotonic()
+    resources = trial_resources(spec, options.cpu_only)
+    storage = storage_folder(options.storage_path)
+    store = Store(options.db_url)
+    keys = [c.key for c in spec.trials]
+    registered: list[str] = []  # the trials this run registered to train
+    skipped = interrupted = 0
+    with StopSignals() as signals:
+        try:
+            lease = store.acquire_lease(spec.name, stale_after_s=LEASE_STALE_AFTER_S)
+        except StopRequested:
+            return RunSummary(len(keys), 0, 0, _counts(store, spec), time.monotonic() - started,
+                              signals.received)
+        keeper = LeaseKeeper(store, lease, on_lost=signals.request_stop).start()
+        try:
+            if lease.took_over_from:
+                console.print(f"[yellow]took over[/] sweep {escape(spec.name)} from a driver that is gone "
+                              f"({escape(lease.took_over_from)}); its unfinished trials resume from their "
+                              "checkpoints")
+            statuses = store.statuses(keys)
+            todo = [c for c in spec.trials if statuses.get(c.key) not in DONE_STATUSES]
+            skipped = len(keys) - len(todo)
+            if not todo:
+                plan(spec, store)  # the sweep's members follow its spec
+                console.print(f"sweep {escape(spec.name)}: all {len(keys)} trials are already done "
+                              "(see `sdssm-sweep report`)")
+            else:
+                with _ray(options, console, signals):
+                    available = check_cluster(resources, spec)
+                    keeper.check()
+                    todo, checkpoints = plan(spec, store)
+                    registered = [c.key for c in todo]
+                    _fit(spec, options, store, todo, checkpoints, resources, available, storage, console,
+                         signals, trainable)
+        except StopRequested:
+            pass  # a signal outside Tune's loop (or a second one): `signals.received` says which
+        finally:
+            signals.record_only()
+            keeper.stop()
+            if keeper.lost is None:
+                interrupted = store.mark_interrupted(registered)
+                store.release_lease(lease)
+        keeper.check()
+    return RunSummary(len(keys), skipped, len(registered), _counts(store, spec), time.monotonic() - started,
+                      signals.received, interrupted, lease.took_over_from)
+
+
+@contextmanager
+def _ray(options: RunOptions, console: Console, signals: StopSignals) -> Iterator[None]:
+    """Ray for the run: started or reached here (and shut down on exit), unless this process already
+    runs one (an in-process caller's)."""
     import ray
+
+    if ray.is_initialized():
+        yield
+        return
+    try:
+        with embedded_on_loopback() if _embedded(options) else _nothing():
+            connect(options, console)
+        signals.install()  # ray.init replaced the SIGTERM handler (one that aborts the process)
+        yield
+    finally:
+        signals.record_only()
+        ray.shutdown()
+
+
+def _fit(spec: SweepSpec, options: RunOptions, store: Store, todo: list[TrialConfig],
+         checkpoints: dict[str, str], resources: dict[str, float], available: dict[str, float], storage: Path,
+         console: Console, signals: StopSignals, trainable: Callable[[dict[str, Any]], None] | None) -> None:
+    """Tune's run of the registered trials `todo`, with the live progress display."""
     from ray import tune
 
     from sdssm.sweep.callback import StoreCallback
     from sdssm.sweep.progress import SweepProgress
     from sdssm.sweep.trainable import run_trial
 
-    trainable = trainable or run_trial
-    console = console or Console()
     # Our own live progress replaces Tune's; the legacy reporter at verbose=0 prints nothing.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    started = time.monotonic()
-    store = Store(options.db_url)
-    todo, checkpoints = plan(spec, store)
-    total = len(spec.trials)
-    skipped = total - len(todo)
-    if not todo:
-        console.print(f"sweep {spec.name}: all {total} trials are already done (see `sdssm-sweep report`)")
-        return RunSummary(total, skipped, 0, _counts(store, spec), time.monotonic() - started)
+    total, skipped = len(spec.trials), len(spec.trials) - len(todo)
+    per_trial = max(resources["cpu"], 1e-9)
+    concurrency = int(available.get("CPU", 1) // per_trial) or 1
+    if spec.max_concurrent:
+        concurrency = min(concurrency, spec.max_concurrent)
+    console.print(f"sweep {escape(spec.name)}: {total} trials, {skipped} already done, {len(todo)} to run, "
+                  f"up to {concurrency} at a time; checkpoints under {escape(str(storage))}")
+    progress = SweepProgress(spec.name, todo, already_done=skipped, concurrency=concurrency, console=console)
+    scheduler = _scheduler(spec)
+    callback = StoreCallback(store.url, progress, scheduler_stops_trials=scheduler is not None)
+    tuner = tune.Tuner(
+        tune.with_resources(trainable or run_trial, resources),
+        param_space={"trial": tune.grid_search(
+            [trial_params(c, resources, checkpoints.get(c.key), options) for c in todo])},
+        tune_config=tune.TuneConfig(
+            max_concurrent_trials=spec.max_concurrent, scheduler=scheduler, reuse_actors=True,
+            trial_dirname_creator=lambda trial: trial.config["trial"]["key"],
+            trial_name_creator=lambda trial: trial.config["trial"]["key"]),
+        run_config=tune.RunConfig(
+            name=f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}", storage_path=str(storage),
+            callbacks=[callback], verbose=0,
+            failure_config=tune.FailureConfig(max_failures=spec.max_failures),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=2)),
+    )
+    with progress:
+        try:
+            tuner.fit()
+        finally:
+            signals.record_only()
+    console.print()
 
-    resources = trial_resources(spec, options.cpu_only)
-    we_started_ray = not ray.is_initialized()
-    if we_started_ray:
-        connect(options, console)
+
+def storage_folder(path: str) -> Path:
+    """The local folder for Ray's trial folders and checkpoints, created if missing; RunError when it
+    cannot be (a file in the way, no permission) or is not writable."""
+    folder = Path(path).expanduser().resolve()
     try:
-        available = check_cluster(resources, spec)
-        per_trial = max(resources["cpu"], 1e-9)
-        concurrency = int(available.get("CPU", 1) // per_trial) or 1
-        if spec.max_concurrent:
-            concurrency = min(concurrency, spec.max_concurrent)
-        storage = Path(options.storage_path).expanduser().resolve()
-        storage.mkdir(parents=True, exist_ok=True)
-        console.print(f"sweep {spec.name}: {total} trials, {skipped} already done, {len(todo)} to run, "
-                      f"up to {concurrency} at a time; checkpoints under {storage}")
-        progress = SweepProgress(spec.name, todo, already_done=skipped, concurrency=concurrency,
-                                 console=console)
-        scheduler = _scheduler(spec)
-        callback = StoreCallback(store.url, progress, scheduler_stops_trials=scheduler is not None)
-        tuner = tune.Tuner(
-            tune.with_resources(trainable, resources),
-            param_space={"trial": tune.grid_search(
-                [trial_params(c, resources, checkpoints.get(c.key), options) for c in todo])},
-            tune_config=tune.TuneConfig(
-                max_concurrent_trials=spec.max_concurrent, scheduler=scheduler, reuse_actors=True,
-                trial_dirname_creator=lambda trial: trial.config["trial"]["key"],
-                trial_name_creator=lambda trial: trial.config["trial"]["key"]),
-            run_config=tune.RunConfig(
-                name=f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}", storage_path=str(storage),
-                callbacks=[callback], verbose=0,
-                failure_config=tune.FailureConfig(max_failures=spec.max_failures),
-                checkpoint_config=tune.CheckpointConfig(num_to_keep=2)),
-        )
-        interrupted = False
-        with progress:
-            try:
-                tuner.fit()
-            except KeyboardInterrupt:
-                interrupted = True
-        console.print()
-        if interrupted:
-            console.print("[yellow]interrupted[/]: rerun the same command to finish the sweep; finished "
-                          "trials are kept and unfinished ones continue from their last checkpoint")
-        return RunSummary(total, skipped, len(todo), _counts(store, spec), time.monotonic() - started,
-                          interrupted)
-    finally:
-        if we_started_ray:
-            ray.shutdown()
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunError(f"--storage {path}: cannot create the folder ({exc.strerror or exc}); "
+                       "give a folder this user can write") from exc
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise RunError(f"--storage {path}: the folder {folder} is not writable by this user; "
+                       "give a folder this user can write")
+    return folder
+
+
+def _embedded(options: RunOptions) -> bool:
+    return not (options.address or os.environ.get("RAY_ADDRESS"))
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
 
 
 def _scheduler(spec: SweepSpec) -> Any:

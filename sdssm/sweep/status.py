@@ -1,6 +1,9 @@
 """`sdssm-sweep status`: per sweep, trial counts by status, the running trials, the failed ones, and the
 best accuracies so far per model and task of the sweep(s) in focus (those named, else the one run last).
 
+A trial recorded as running whose sweep has no live driver (no live lease: its driver was killed) shows
+as "stale (driver gone)", not as running; rerunning the sweep resumes it.
+
 Two accuracies, labelled apart (beyond the training lengths): *peak (periodic eval)*, the best periodic
 evaluation (eval_samples strings per length, during training), and *final*, the evaluation a trial ends
 with (final_eval_samples strings per length), the number `sdssm-sweep report` uses.
@@ -21,6 +24,7 @@ from sdssm.sweep.store import (
 )
 
 PEAK, FINAL = "peak (periodic eval)", "final"
+STALE = "stale (driver gone)"  # a trial left running by a driver that no longer holds its sweep's lease
 
 
 def status_view(store: Store, sweeps: Sequence[str] | None = None) -> Group:
@@ -36,23 +40,28 @@ def status_view(store: Store, sweeps: Sequence[str] | None = None) -> Group:
     focus = list(sweeps) if sweeps else store.sweeps_by_last_run()[:1]
     parts: list[Table | Text] = []
     counts_table = Table(title="trials by status", title_justify="left")
+    driven = _driven_keys(store, known)
+    per_sweep = {name: store.trials([name]) for name in names}
+    columns: list[str] = [str(s) for s in TrialStatus]
+    if any(_state(t, driven) == STALE for trials in per_sweep.values() for t in trials):
+        columns.insert(columns.index(TrialStatus.RUNNING) + 1, STALE)
     counts_table.add_column("sweep")
-    for status in TrialStatus:
-        counts_table.add_column(status, justify="right")
+    for column in columns:
+        counts_table.add_column(column, justify="right")
     counts_table.add_column("total", justify="right")
-    running_rows, failed_rows, best_tables = [], [], []
+    running_rows, stale_rows, failed_rows, best_tables = [], [], [], []
     for name in names:
-        trials = store.trials([name])
-        counts = Counter(t.status for t in trials)
-        counts_table.add_row(escape(name), *[str(counts[s]) if counts[s] else "·" for s in TrialStatus], str(len(trials)))
+        trials = per_sweep[name]
+        counts = Counter(_state(t, driven) for t in trials)
+        counts_table.add_row(escape(name), *[str(counts[s]) if counts[s] else "·" for s in columns], str(len(trials)))
         labels = _labels(trials)
         running = [t for t in trials if t.status == TrialStatus.RUNNING]
         peaks = store.peak_accuracies([t.key for t in (trials if name in focus else running)])
         for t in trials:
             if t.status == TrialStatus.RUNNING:
                 progress = f"step {t.steps or 0}"
-                running_rows.append((name, labels[t.key], progress, _pct(peaks.get(t.key)), t.node or "",
-                                     t.error or ""))
+                rows = stale_rows if _state(t, driven) == STALE else running_rows
+                rows.append((name, labels[t.key], progress, _pct(peaks.get(t.key)), t.node or "", t.error or ""))
             elif t.status == TrialStatus.FAILED:
                 failed_rows.append((name, labels[t.key], str(t.attempts), _first_error_line(t.error or "")))
         if name in focus and trials:
@@ -66,6 +75,14 @@ def status_view(store: Store, sweeps: Sequence[str] | None = None) -> Group:
         for row in running_rows:
             table.add_row(*map(escape, row))  # names, labels and notes are user text, not markup
         parts.append(table)
+    if stale_rows:
+        table = Table(title=f"{STALE}: left running by a driver that stopped; rerun the sweep to resume them "
+                      "from their checkpoints", title_justify="left")
+        for column in ("sweep", "trial", "progress", f"{PEAK} so far", "node", "note"):
+            table.add_column(column)
+        for row in stale_rows:
+            table.add_row(*map(escape, row))
+        parts.append(table)
     if failed_rows:
         table = Table(title="failed", title_justify="left")
         for column in ("sweep", "trial", "attempts", "error"):
@@ -74,6 +91,19 @@ def status_view(store: Store, sweeps: Sequence[str] | None = None) -> Group:
             table.add_row(*map(escape, row))  # a stored error is user text, not markup
         parts.append(table)
     return Group(*parts)
+
+
+def _driven_keys(store: Store, sweeps: Sequence[str]) -> set[str]:
+    """Keys of the trials of every sweep that has a live driver (a live lease)."""
+    live = [name for name in sweeps if store.live_lease(name) is not None]
+    return {t.key for t in store.trials(live)} if live else set()
+
+
+def _state(trial: Trial, driven: set[str]) -> str:
+    """The trial's status, except that a running trial no live driver runs is stale (driver gone)."""
+    if trial.status == TrialStatus.RUNNING and trial.key not in driven:
+        return STALE
+    return str(trial.status)
 
 
 def _best_table(sweep: str, trials: list[Trial], peaks: dict[str, float]) -> Table:

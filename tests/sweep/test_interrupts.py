@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,9 +30,9 @@ import pytest
 from rich.console import Console
 
 from sdssm.config import TrialConfig
-from sdssm.sweep.driver import StopRequested, StopSignals, exit_code
+from sdssm.sweep.driver import LeaseKeeper, StopRequested, StopSignals, exit_code
 from sdssm.sweep.status import STALE, status_view
-from sdssm.sweep.store import DONE_STATUSES, Store, StoreError, Trial, TrialStatus
+from sdssm.sweep.store import DONE_STATUSES, LeaseHeldError, Store, StoreError, Trial, TrialStatus
 from tests.sweep.conftest import TINY_TRAIN, cli, write_spec
 
 pytestmark = pytest.mark.timeout(600)
@@ -226,6 +227,27 @@ def test_signal_stops_the_driver_gracefully_and_the_rerun_resumes(
     for key, t in stopped.items():  # trials finished before the signal were not trained again
         if t.status in DONE_STATUSES:
             assert (trials[key].finished_at, trials[key].attempts) == (t.finished_at, t.attempts)
+
+
+def test_lease_keeper_heartbeats_and_notices_a_takeover(tmp_path: Path) -> None:
+    store = Store(str(tmp_path / "results.db"))
+    lease = store.acquire_lease("tiny")
+    lost = threading.Event()
+    keeper = LeaseKeeper(store, lease, interval_s=0.2, on_lost=lost.set).start()
+    try:
+        first = lease.heartbeat_at
+        deadline = time.monotonic() + 30
+        while (live := store.live_lease("tiny")) is not None and live.heartbeat_at == first:
+            assert time.monotonic() < deadline, "no heartbeat"
+            time.sleep(0.1)
+        assert live is not None and live.token == lease.token  # renewed, still ours
+        other = Store(str(tmp_path / "results.db")).acquire_lease("tiny", stale_after_s=0)  # a takeover
+        assert lost.wait(30), "the keeper did not notice the takeover"
+        with pytest.raises(LeaseHeldError):
+            keeper.check()
+        assert (live := store.live_lease("tiny")) is not None and live.token == other.token
+    finally:
+        keeper.stop()
 
 
 # --- a killed driver, its leftover Ray session, the lease ------------------------------------------------------

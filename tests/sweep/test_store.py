@@ -331,3 +331,19 @@ def test_a_read_only_sqlite_file_or_folder_is_one_store_error(tmp_path: Path) ->
     with pytest.raises(StoreError, match=f"cannot create database {folder / 'new.db'}: its folder {folder} is not "
                                          "writable"):
         _ = Store(f"sqlite:///{folder / 'new.db'}").engine
+
+
+@pytest.mark.parametrize("url", ["postgresql://ann:s3cret@localhost:notaport/runs",
+                                 "postgresql://ann:s3cret@127.0.0.1:1/runs", "sqlite:///r.db?mode=ro"])
+def test_the_cli_turns_a_bad_url_into_one_line_and_exit_2(url: str, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from sdssm.cli import main  # noqa: PLC0415
+
+    monkeypatch.chdir(tmp_path)
+    for command in (["status"], ["report", "--out", str(tmp_path / "report")]):
+        assert main([*command, "--db", url]) == 2
+        captured = capsys.readouterr()
+        assert captured.err.startswith("error: ") and "Traceback" not in captured.err
+        assert "s3cret" not in captured.out + captured.err
+    assert not list(tmp_path.iterdir())  # nothing was created

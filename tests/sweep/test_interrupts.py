@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -113,6 +114,15 @@ def driver_cleanup() -> Iterator[list[subprocess.Popen[str]]]:
     for driver in drivers:
         if driver.poll() is None:
             _kill_group(driver)
+
+
+@pytest.fixture
+def driver_cleanup_folders() -> Iterator[list[Path]]:
+    """Folders outside tmp_path a test made (Ray's temp folder): removed after it."""
+    folders: list[Path] = []
+    yield folders
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _kill_group(driver: subprocess.Popen[str]) -> None:
@@ -254,10 +264,11 @@ def test_lease_keeper_heartbeats_and_notices_a_takeover(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_killed_driver_leftover_session_rerun_takes_over_and_resumes(
-        tmp_path: Path, driver_cleanup: list[subprocess.Popen[str]]) -> None:
+        tmp_path: Path, driver_cleanup: list[subprocess.Popen[str]], driver_cleanup_folders: list[Path]) -> None:
     # Ray's temp folder of our own (short: Ray's socket paths must fit 107 bytes), where the leftover
     # session file of the killed driver's Ray is written, as `ray start` or a killed Ray cluster leaves it.
     ray_tmp = Path(tempfile.mkdtemp(prefix="sdssm-ray-", dir="/tmp"))
+    driver_cleanup_folders.append(ray_tmp)
     env = {"RAY_TMPDIR": str(ray_tmp)}
     spec = write_spec(tmp_path, seeds=[0, 1, 2], train=LONG, max_concurrent=1)
     args = _run_args(spec, tmp_path, "--no-dashboard")

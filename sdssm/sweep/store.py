@@ -217,7 +217,14 @@ class Store:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            self._engine = self._open()
+            engine = self._open()
+            if self.create and engine.dialect.name == "sqlite":
+                # The writer's transactions (the driver's: its callback and its lease heartbeat write from
+                # two threads) take SQLite's write lock up front, waiting under busy_timeout. A deferred one
+                # that read first fails at once with "database is locked" when another commits meanwhile:
+                # SQLite cannot upgrade a stale read snapshot. Readers (create=False) stay deferred.
+                engine = engine.execution_options(sqlite_immediate=True)
+            self._engine = engine
             self._sessions = sessionmaker(self._engine, expire_on_commit=False)
         return self._engine
 

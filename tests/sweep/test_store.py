@@ -195,6 +195,39 @@ def test_two_drivers_racing_for_a_lease_get_exactly_one(store: Store) -> None:
         racer.dispose()
 
 
+def test_the_drivers_threads_write_side_by_side(store: Store) -> None:
+    """The driver writes from two threads (the Tune callback and the lease heartbeat). A read-then-write
+    transaction racing the other thread's commits once failed at once with "database is locked" on SQLite
+    (a deferred transaction cannot upgrade a stale read snapshot; it failed a real end-to-end sweep)."""
+    configs = [TrialConfig(seed=seed) for seed in range(4)]
+    store.register_sweep("s", configs)
+    lease = store.acquire_lease("s")
+    errors: list[str] = []
+
+    def heartbeat() -> None:
+        for _ in range(200):
+            try:
+                store.renew_lease(lease)
+            except Exception as exc:  # noqa: BLE001 - any error fails the test below
+                errors.append(repr(exc))
+                return
+
+    def attempts() -> None:
+        for i in range(200):
+            try:
+                store.mark_attempt(configs[i % 4].key, node="n", start_step=i)
+            except Exception as exc:  # noqa: BLE001
+                errors.append(repr(exc))
+                return
+
+    threads = [threading.Thread(target=heartbeat), threading.Thread(target=attempts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+
+
 def _age(store: Store, sweep: str, *, seconds: float) -> None:
     """Make the sweep's lease look as if its last heartbeat were `seconds` ago."""
     with store._begin() as connection:

@@ -24,6 +24,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from sdssm.trial_status import TRAINING_OUTCOMES, TrialStatus
+
 
 def finite_or_none(value: float | None) -> float | None:
     """The non-finite rule: `value` as a float when it is a finite number, else None (NaN, ±inf, None)."""
@@ -65,7 +67,7 @@ class FinalResult:
     """How a trial ended: status, counters and the final evaluation (None throughout when the model's
     parameters were not finite, so no accuracy is claimed)."""
 
-    status: str  # solved | finished | diverged (sdssm.train)
+    status: TrialStatus  # one of TRAINING_OUTCOMES: solved | finished | diverged
     steps: int
     wall_time_s: float
     solved_step: int | None  # the step of the evaluation that completed the solved streak
@@ -77,6 +79,10 @@ class FinalResult:
     FINAL: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
+        status = TrialStatus(self.status)  # a plain string from a report or a checkpoint becomes the enum
+        if status not in TRAINING_OUTCOMES:
+            raise ValueError(f"a trial ends {', '.join(TRAINING_OUTCOMES)}, not {status}")
+        object.__setattr__(self, "status", status)
         _apply_rule(self, ("solved_wall_time_s", "in_range_accuracy", "beyond_accuracy"))
         if self.accuracy_by_length is not None:
             object.__setattr__(self, "accuracy_by_length", [finite_or_none(a) for a in self.accuracy_by_length])
@@ -109,7 +115,10 @@ def _apply_rule(record: Any, names: Sequence[str]) -> None:
 
 
 def _report(record: Any) -> dict[str, Any]:
-    values = {name: value for name, value in dataclasses.asdict(record).items() if value is not None}
+    # Plain values only: a checkpoint holding these is loaded with weights_only=True, which refuses any
+    # class (the status enum too), so the status travels as its string.
+    values = {name: value.value if isinstance(value, TrialStatus) else value
+              for name, value in dataclasses.asdict(record).items() if value is not None}
     # "step" and "final" let Ray's loggers and `parse_report` read every report alike.
     return {**values, "step": record.step, "final": record.FINAL}
 

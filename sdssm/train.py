@@ -29,8 +29,9 @@ from sdssm.config import TrialConfig
 from sdssm.models import SequenceModel, build_model
 from sdssm.optim import FlatAdam
 from sdssm.results import FinalResult, PeriodicResult, Result
+from sdssm.trial_status import TRAINING_OUTCOMES, TrialStatus
 
-SOLVED, FINISHED, DIVERGED = "solved", "finished", "diverged"
+SOLVED, FINISHED, DIVERGED = TRAINING_OUTCOMES  # how a training run ends (sdssm/trial_status.py)
 CHECKPOINT_FORMAT = 2  # 2: one flat Adam state (sdssm/optim.py); 1 (per-parameter Adam state) still loads
 READABLE_CHECKPOINT_FORMATS = (1, 2)
 
@@ -57,7 +58,7 @@ class TrialOutcome:
     history: list[PeriodicResult]
 
     @property
-    def status(self) -> str:  # solved | finished | diverged
+    def status(self) -> TrialStatus:  # solved | finished | diverged
         return self.final.status
 
     @property
@@ -248,7 +249,7 @@ class Trainer:
         self.history.append(result)
         return result
 
-    def _final_evaluation(self, status: str) -> FinalResult:
+    def _final_evaluation(self, status: TrialStatus) -> FinalResult:
         params_finite = all(bool(torch.isfinite(p).all()) for p in self.model.parameters())
         evaluation = self.evaluate(self.config.final_eval_samples, salt=1) if params_finite else None
         self.final = FinalResult(

@@ -1,4 +1,4 @@
-"""The store's tables (SQLAlchemy 2 declarative models) and the one trial-status enum.
+"""The store's tables (SQLAlchemy 2 declarative models); the status column holds sdssm/trial_status.py's enum.
 
 Version 2 of the schema: trial statuses are TrialStatus values (the column holds the value string, so
 SQLite and PostgreSQL read it alike), a trial may be 'interrupted', a trial has a `restore_note`, and the
@@ -8,7 +8,6 @@ version is refused by the store (Store._check_or_create_schema) with a message n
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 from typing import Any
 
@@ -17,33 +16,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from sdssm.trial_status import ACTIVE_STATUSES, DONE_STATUSES, TrialStatus  # noqa: F401 - re-exported
+
 SCHEMA_VERSION = 2
-
-
-class TrialStatus(str, enum.Enum):
-    """A trial's state in the store. Members compare equal to (and hash as) their value strings, and
-    print as them: f"{TrialStatus.SOLVED}" == "solved"."""
-
-    PENDING = "pending"  # registered, not started
-    RUNNING = "running"  # an attempt is under way (or its driver died without saying so)
-    INTERRUPTED = "interrupted"  # its driver stopped (Ctrl-C, SIGTERM) mid-trial; resumes on a rerun
-    SOLVED = "solved"  # reached the solve criterion
-    FINISHED = "finished"  # ran all its steps without solving
-    DIVERGED = "diverged"  # the loss became NaN/inf
-    STOPPED = "stopped"  # stopped early by the scheduler (ASHA)
-    FAILED = "failed"  # every attempt raised; its error is recorded
-
-    def __str__(self) -> str:
-        return self.value
-
-
-# Never trained again by a rerun of a sweep. Every other status (pending, running, interrupted, failed)
-# is trained by a rerun.
-DONE_STATUSES: frozenset[TrialStatus] = frozenset(
-    {TrialStatus.SOLVED, TrialStatus.FINISHED, TrialStatus.DIVERGED, TrialStatus.STOPPED})
-# Not done and not failed: work still to come (a report calls such cells incomplete).
-ACTIVE_STATUSES: frozenset[TrialStatus] = frozenset(
-    {TrialStatus.PENDING, TrialStatus.RUNNING, TrialStatus.INTERRUPTED})
 
 
 def _status_values(statuses: type[TrialStatus]) -> list[str]:

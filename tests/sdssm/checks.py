@@ -33,3 +33,25 @@ def assert_prefix_logits_match_forward(model: SequenceModel, tokens: torch.Tenso
     assert prefix.shape == (batch, length, model.num_classes)
     for t in range(1, length + 1):
         torch.testing.assert_close(prefix[:, t - 1], model(tokens[:, :t]), rtol=1e-10, atol=1e-10)
+
+
+def assert_fast_path_matches_reference(fast: SequenceModel, reference: SequenceModel, tokens: torch.Tensor, *,
+                                       grad_rtol: float = 1e-10, grad_atol: float = 1e-12) -> None:
+    """Float64 models with the same parameters: the states of `scan`, the whole-string logits and every
+    parameter's gradient of a loss touching every state, every prefix's logits and the last output agree."""
+    weight = torch.randn(*tokens.shape, fast.state_dim, generator=torch.Generator().manual_seed(2),
+                         dtype=torch.float64)
+
+    def gradients(model: SequenceModel) -> dict[str, torch.Tensor]:
+        model.zero_grad()
+        loss = ((model.scan(tokens) * weight).sum() + model.prefix_logits(tokens).square().mean()
+                + model(tokens).square().mean())
+        loss.backward()
+        return {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+
+    torch.testing.assert_close(fast.scan(tokens), reference.scan(tokens), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(fast(tokens), reference(tokens), rtol=1e-12, atol=1e-12)
+    fast_grads, reference_grads = gradients(fast), gradients(reference)
+    assert set(fast_grads) == set(reference_grads) == {name for name, _ in fast.named_parameters()}
+    for name, grad in fast_grads.items():
+        torch.testing.assert_close(grad, reference_grads[name], rtol=grad_rtol, atol=grad_atol, msg=name)

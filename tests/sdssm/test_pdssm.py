@@ -10,7 +10,7 @@ import torch
 
 from sdssm.models.pdssm import PDSSM
 from sdssm.models.pdssm_reference import ReferencePDSSM
-from tests.sdssm.checks import assert_prefix_logits_match_forward, fit_briefly
+from tests.sdssm.checks import assert_fast_path_matches_reference, assert_prefix_logits_match_forward, fit_briefly
 
 VARIANTS = list(itertools.product(["linear", "mlp"], [True, False]))  # readout, query token
 
@@ -25,28 +25,11 @@ def make_pair(readout: str, query_token: bool) -> tuple[PDSSM, ReferencePDSSM]:
     return fast, reference
 
 
-def gradients(model: torch.nn.Module, loss: torch.Tensor) -> dict[str, torch.Tensor]:
-    model.zero_grad()
-    loss.backward()
-    return {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
-
-
 @pytest.mark.parametrize("readout, query_token", VARIANTS)
 def test_fast_path_matches_the_reference_in_float64(readout: str, query_token: bool) -> None:
     fast, reference = make_pair(readout, query_token)
     tokens = torch.randint(0, 3, (4, 13), generator=torch.Generator().manual_seed(1))
-    weight = torch.randn(4, 13, 10, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
-
-    def loss(model: torch.nn.Module) -> torch.Tensor:  # every state, every prefix's logits, the last output
-        return ((model.scan(tokens) * weight).sum() + model.prefix_logits(tokens).square().mean()
-                + model(tokens).square().mean())
-
-    torch.testing.assert_close(fast.scan(tokens), reference.scan(tokens), rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(fast(tokens), reference(tokens), rtol=1e-12, atol=1e-12)
-    fast_grads, reference_grads = gradients(fast, loss(fast)), gradients(reference, loss(reference))
-    assert set(fast_grads) == set(reference_grads) == {name for name, _ in fast.named_parameters()}
-    for name, grad in fast_grads.items():
-        torch.testing.assert_close(grad, reference_grads[name], rtol=1e-9, atol=1e-11, msg=name)
+    assert_fast_path_matches_reference(fast, reference, tokens, grad_rtol=1e-9, grad_atol=1e-11)
 
 
 @pytest.mark.parametrize("readout, query_token", VARIANTS)

@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="sdssm-sweep", description="Ray Tune sweeps of selective state-space models on regular "
         "languages, with every result in a SQL database.", epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     db_help = f"database URL or SQLite file path (default {DEFAULT_DB_URL}; PostgreSQL: postgresql://...)"
@@ -65,13 +66,19 @@ def build_parser() -> argparse.ArgumentParser:
                      "(default: all of this machine's)")
     run.add_argument("--no-dashboard", action="store_true", help="do not start the Ray dashboard")
 
-    status = commands.add_parser("status", help="counts by status, running and failed trials")
+    status = commands.add_parser("status", help="counts by status, running and failed trials", description=(
+        "Read the database (never blocking a running sweep): trials per sweep and status, the running ones "
+        "with their step and peak accuracy (a trial whose driver is gone shows as stale), failed ones with "
+        "their error, and the best peak and final accuracy per model and task."))
     status.add_argument("--db", default=DEFAULT_DB_URL, help=db_help)
     status.add_argument("--sweep", action="extend", nargs="+", default=None, metavar="NAME",
                         help="only these sweeps, with their best peak (periodic eval) and final accuracies "
                         "per model and task (default: every sweep's counts; accuracies of the sweep run last)")
 
-    report = commands.add_parser("report", help="tables and plots from the database")
+    report = commands.add_parser("report", help="tables and plots from the database", description=(
+        "Write report.md (claims checked, Table 1, readout ablation, sensitivity with k x p heatmaps, "
+        "length curves with the spread over seeds, time to solve, unsolved and failed trials) and the plots "
+        "into --out, and print it."))
     report.add_argument("--db", default=DEFAULT_DB_URL, help=db_help)
     which = report.add_mutually_exclusive_group()
     which.add_argument("--sweep", action="extend", nargs="+", default=None, metavar="NAME",
@@ -137,13 +144,40 @@ def build_parser() -> argparse.ArgumentParser:
                         help="only these sweeps' trials (default: every trial in the database)")
     export.add_argument("--format", choices=("csv", "parquet"), default="csv", help="file format (default csv)")
 
-    validate = commands.add_parser("validate", help="check a sweep file and show what it expands to")
+    validate = commands.add_parser("validate", help="check a sweep file and show what it expands to",
+                                   description="Check a sweep file without running anything: every value, "
+                                   "task and model name; then print the trials it expands to per task and "
+                                   "model, the axes that vary and the resources per trial.")
     validate.add_argument("spec", type=Path, help="sweep YAML file")
 
-    bench = commands.add_parser("bench", help="measure the fast paths on this machine")
+    bench = commands.add_parser("bench", help="measure the fast paths on this machine", description=(
+        "Time the fast paths on this machine and print each figure against its target: task sampling, "
+        "SD-SSM's step and evaluation against the reference, the prefixes/last ratio, every model family's "
+        "step, the store, and the sweep layer's overhead. Run it on a quiet machine."))
     bench.add_argument("what", nargs="?", choices=("all", "tasks", "model", "store", "sweep"), default="all",
                        help="which benchmark (default all)")
+    for name, sub in commands.choices.items():  # every subcommand's help ends with its exit codes
+        sub.formatter_class = argparse.RawDescriptionHelpFormatter
+        if "Exit codes" not in (sub.description or "") + (sub.epilog or ""):
+            sub.epilog = ((sub.epilog or "") + "\n" + EXIT_CODES.get(name, EXIT_CODES["*"])).lstrip("\n")
     return parser
+
+
+EXIT_CODES = {
+    "run": ("exit codes: 0 the sweep ran (a trial that failed is recorded, not an error); 2 bad input, nothing "
+            "started or registered; 130 stopped by Ctrl-C (SIGINT); 143 stopped by SIGTERM (both print the "
+            "command that resumes the sweep)"),
+    "*": "exit codes: 0 done; 2 bad input (one message, nothing written)",
+}
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sdssm-sweep")
+    except PackageNotFoundError:  # running from a source tree that was not installed
+        return "unknown (not installed)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

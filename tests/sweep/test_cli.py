@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sdssm.cli import main
+from sdssm.cli import COMMANDS, main
 from sdssm.config import TrialConfig
 from sdssm.sweep.store import Store
 from tests.sweep.conftest import write_spec
@@ -107,3 +107,14 @@ def test_report_reads_the_sweep_run_last_unless_told(tmp_path: Path, capsys: pyt
     with pytest.raises(SystemExit) as exit_info:
         main(["report", "--db", db, "--sweep", "first", "--all-sweeps"])
     assert exit_info.value.code == 2
+
+
+def test_version_and_every_subcommands_help_names_its_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0 and capsys.readouterr().out.startswith("sdssm-sweep ")
+    for name in COMMANDS:
+        with pytest.raises(SystemExit):
+            main([name, "--help"])
+        text = capsys.readouterr().out
+        assert "xit codes" in text and "2 bad input" in text, name

@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 from analysis.cells import summarize
 from analysis.labels import sanitize
 from analysis.load import ReportData
+from sdssm.config import MODEL_FIELDS
 
 
 PLOT_FORMATS = ("png", "svg", "pdf")
@@ -92,10 +93,11 @@ def curve_data(data: ReportData, task: str) -> CurvePlot:
 
 
 def describe(trial: pd.Series) -> str:
-    """The hyperparameters that tell a trial apart: lr, k and p (SD-SSM), weight decay when set, seed."""
+    """The hyperparameters that tell a trial apart: lr, k and p where its family reads them, weight decay
+    when set, seed."""
     parts = [f"lr {trial['lr']:g}"]
-    if trial.get("variant") == "sdssm":
-        parts += [f"k {int(trial['k'])}", f"p {trial['p']:g}"]
+    read = MODEL_FIELDS.get(str(trial.get("model")), ())  # the family's own fields (sdssm/models/registry.py)
+    parts += [f"{name} {trial[name]:g}" for name in ("k", "p") if name in read and pd.notna(trial.get(name))]
     if trial.get("weight_decay"):
         parts.append(f"wd {trial['weight_decay']:g}")
     return ", ".join(parts + [f"seed {int(trial['seed'])}"])

@@ -4,7 +4,7 @@ Ray's own TensorBoard files name folders by hash, nest hyperparameters as `confi
 Ray's iteration on the x-axis and split a resumed trial in two. Written from the store instead, each trial
 is one run:
 - one folder per trial, named by what tells it apart: task, model variant, supervision where it is not the
-  paper's, lr, k and p where the model has them, seed, and the key's first 8 characters (unique);
+  paper's, lr, k and p where the family reads them, seed, and the key's first 8 characters (unique);
 - its periodic evaluations as scalars (loss, train/in-range/beyond accuracy, in %) at the training step;
 - its flat hyperparameters and final results in TensorBoard's HParams tab;
 - one continuous run across resumes: the store keeps one row per (trial, step), so a resumed trial's steps
@@ -24,6 +24,8 @@ from typing import Any
 
 import pandas as pd
 
+from sdssm.config import MODEL_FIELDS
+
 # Tags are [A-Za-z0-9_./-] (TensorBoard rewrites anything else); accuracies are in % (pct), as in the tables.
 SCALARS = {"loss": "loss", "train_accuracy": "accuracy/train_pct", "in_range_accuracy": "accuracy/in_range_pct",
            "beyond_accuracy": "accuracy/beyond_pct"}
@@ -40,7 +42,7 @@ def run_name(trial: pd.Series) -> str:
         parts.append(str(trial["supervision"]))
     parts.append(f"lr{trial['lr']:g}")
     for name in ("k", "p"):
-        if not _missing(trial.get(name)) and trial["model"] == "sdssm":
+        if not _missing(trial.get(name)) and name in MODEL_FIELDS.get(str(trial["model"]), ()):
             parts.append(f"{name}{trial[name]:g}")
     parts += [f"seed{int(trial['seed'])}", str(trial["key"])[:8]]
     return re.sub(r"[^\w.+=-]", "_", "-".join(parts))

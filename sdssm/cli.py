@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--num-cpus", type=int, default=None, help="CPUs of the embedded local Ray "
                      "(default: all of this machine's)")
     run.add_argument("--no-dashboard", action="store_true", help="do not start the Ray dashboard")
+    run.add_argument("--progress-interval", type=float, default=30.0, metavar="SECONDS",
+                     help="when output is not a terminal (a log file), print the progress as plain lines "
+                     "this often (default 30)")
 
     status = commands.add_parser("status", help="counts by status, running and failed trials", description=(
         "Read the database (never blocking a running sweep): trials per sweep and status, the running ones "
@@ -227,9 +230,12 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     spec = load_spec(args.spec)
     if args.num_cpus is not None and args.num_cpus < 1:
         raise InputError(f"--num-cpus must be >= 1, got {args.num_cpus}")
+    if not args.progress_interval > 0:
+        raise InputError(f"--progress-interval must be a number of seconds > 0, got {args.progress_interval:g}")
     _ = Store(args.db).engine  # a bad database stops us before Ray starts
     options = RunOptions(db_url=args.db, storage_path=args.storage, address=args.address,
-                         cpu_only=args.cpu_only, num_cpus=args.num_cpus, dashboard=not args.no_dashboard)
+                         cpu_only=args.cpu_only, num_cpus=args.num_cpus, dashboard=not args.no_dashboard,
+                         progress_interval_s=args.progress_interval)
     summary = run_sweep(spec, options, console)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(summary.counts.items()))
     console.print(f"sweep {escape(spec.name)}: {counts} ({summary.wall_time_s:.0f} s); "
@@ -253,6 +259,8 @@ def resume_command(args: argparse.Namespace) -> str:
         words += ["--address", args.address]
     if args.num_cpus is not None:
         words += ["--num-cpus", str(args.num_cpus)]
+    if args.progress_interval != 30.0:
+        words += ["--progress-interval", f"{args.progress_interval:g}"]
     words += [flag for flag, given in (("--cpu-only", args.cpu_only), ("--no-dashboard", args.no_dashboard))
               if given]
     return shlex.join(words)

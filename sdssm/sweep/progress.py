@@ -1,15 +1,32 @@
-"""Live progress of a running sweep in the terminal (rich): counts by status, best so far per model and
-task, elapsed time and an ETA; one log line per finished trial (also when output is not a terminal).
+"""Live progress of a running sweep: counts by status, one line per running trial, best so far per model and
+task, elapsed time and an ETA; one log line per finished trial.
 
-Two accuracies, never mixed (both over the lengths beyond training): the *peak (periodic eval)*, the best
-periodic evaluation so far (eval_samples strings per length, during training), and the *final*, the
-evaluation a trial ends with (final_eval_samples strings per length): the number the report uses. A peak
-can be well above the final value (98.0% against 90.7%, say)."""
+On a terminal it is a rich live panel. When output is not a terminal (a log file under nohup) there is no
+panel: every `interval_s` seconds a block of plain lines (no ANSI) gives the counts and the ETA, and one
+line per running trial, each line starting '[elapsed]' so `grep` and `tail -f` read it.
+
+Two accuracies, never mixed (both over the lengths beyond training): the *peak*, the best periodic
+evaluation so far (eval_samples strings per length, during training), and the *final*, the evaluation a
+trial ends with (final_eval_samples strings per length): the number the report uses. A peak can be well
+above the final value (98.0% against 90.7%, say). A running trial shows *now* (its latest periodic
+evaluation) and its *peak*; a finished trial shows its *final* (and its peak beside it, labelled).
+
+ETA (`eta`): steps left / step rate, from what this run has observed; '—' only until a trial reports a step.
+  - steps left: f x the sum over unfinished trials of (max_steps - step); pending trials count max_steps.
+  - f accounts for early stopping (solved trials stop before max_steps): the mean fraction of max_steps
+    that the trials finished in this run used. Before any has finished f = 1 and the ETA is an upper
+    bound, shown as 'ETA ≤'; afterwards it is an estimate, shown as 'ETA ≈'.
+  - step rate: the mean of the trials' observed rates (steps since their attempt began / time since),
+    times the trials that run at once (the concurrency, or fewer when fewer are left). The ETA is never
+    below the time the slowest running trial needs for its own f x (max_steps - step).
+"""
 
 from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console, Group
@@ -21,18 +38,51 @@ from rich.text import Text
 from sdssm.config import TrialConfig
 from sdssm.sweep.store import ACTIVE_STATUSES, TrialStatus, distinct_task_labels
 
-PEAK, FINAL = "peak (periodic eval)", "final"
+PEAK, FINAL, NOW = "peak (periodic eval)", "final", "now"
+DEFAULT_INTERVAL_S = 30.0  # plain progress lines when output is not a terminal: one block this often
 
 _STYLE = {TrialStatus.SOLVED: "green", TrialStatus.FINISHED: "yellow", TrialStatus.DIVERGED: "magenta",
           TrialStatus.FAILED: "red", TrialStatus.STOPPED: "cyan", TrialStatus.RUNNING: "blue",
           TrialStatus.INTERRUPTED: "yellow", TrialStatus.PENDING: "dim"}
 
 
+@dataclass
+class _Running:
+    """What the driver has seen of one trial's current attempt."""
+
+    started: float  # clock time the attempt started
+    start_step: int = 0  # the step it started from (> 0 after a restore)
+    step: int | None = None  # latest reported step
+    reported: float | None = None  # clock time of that report
+    now: float | None = None  # latest periodic beyond-training accuracy
+    peak: float | None = None  # best periodic beyond-training accuracy so far
+
+    def rate(self) -> float | None:
+        """Observed steps per second of this attempt."""
+        if self.step is None or self.reported is None or self.reported <= self.started:
+            return None
+        return max(self.step - self.start_step, 0) / (self.reported - self.started)
+
+
+@dataclass(frozen=True)
+class Eta:
+    seconds: float
+    upper_bound: bool  # True: no trial has finished yet, every remaining trial counted at its full budget
+    fraction: float  # f: the share of the remaining step budget expected to be used
+
+    def text(self) -> str:
+        if self.upper_bound:
+            return f"ETA ≤ {_clock(self.seconds)} (if no trial stops early)"
+        return f"ETA ≈ {_clock(self.seconds)} (finished trials used {100 * self.fraction:.0f}% of their steps)"
+
+
 class SweepProgress:
-    """Fed by the store callback on the driver; renders a small live panel."""
+    """Fed by the store callback on the driver (`update` per event, `refresh` on every Tune step); renders
+    a live panel on a terminal, plain lines every `interval_s` otherwise. `clock` is injectable for tests."""
 
     def __init__(self, name: str, configs: list[TrialConfig], *, already_done: int, concurrency: int,
-                 console: Console | None = None) -> None:
+                 console: Console | None = None, interval_s: float = DEFAULT_INTERVAL_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.name = name
         self.console = console or Console(emoji=False)
         self.configs = {c.key: c for c in configs}
@@ -44,19 +94,24 @@ class SweepProgress:
         self.peak: dict[str, float] = {}  # row label -> best periodic evaluation so far (any trial)
         self.final: dict[str, float] = {}  # row label -> best final evaluation of a finished trial
         self.trial_peak: dict[str, float] = {}  # trial key -> its best periodic evaluation so far
-        self.started: dict[str, float] = {}
-        self.durations: list[float] = []
+        self.running: dict[str, _Running] = {}  # trial key -> its current attempt
+        self.rates: dict[str, float] = {}  # trial key -> its last observed step rate (kept after it ends)
+        self.used: list[float] = []  # per trial finished in this run: steps / max_steps
         self.already_done = already_done
         self.concurrency = max(1, concurrency)
-        self.t0 = time.monotonic()
+        self.interval_s = interval_s
+        self.clock = clock
+        self.t0 = clock()
         self._live: Live | None = None
-        self._last_refresh = 0.0
+        self._last_refresh = float("-inf")
+        self._last_plain = self.t0
 
     # --- lifecycle ----------------------------------------------------------------------------
     def __enter__(self) -> SweepProgress:
-        self._live = Live(self.render(), console=self.console, refresh_per_second=2, transient=False,
-                          auto_refresh=False)
-        self._live.__enter__()
+        if self.console.is_terminal:
+            self._live = Live(self.render(), console=self.console, refresh_per_second=2, transient=False,
+                              auto_refresh=False)
+            self._live.__enter__()
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -64,6 +119,8 @@ class SweepProgress:
             self._live.update(self.render(), refresh=True)
             self._live.__exit__(*exc)
             self._live = None
+        else:
+            self.print_plain()
 
     # --- events -------------------------------------------------------------------------------
     def update(self, key: str, status: TrialStatus | str, *, result: dict[str, Any] | None = None,
@@ -73,28 +130,45 @@ class SweepProgress:
         status = TrialStatus(status)
         previous = self.status[key]
         self.status[key] = status
-        now = time.monotonic()
-        if status == TrialStatus.RUNNING and previous == TrialStatus.PENDING:
-            self.started[key] = now
+        now = self.clock()
+        if status == TrialStatus.RUNNING and (key not in self.running or retry):
+            self.running[key] = _Running(started=now)
         label = self.labels[key]
-        accuracy = (result or {}).get("beyond_accuracy")
-        if isinstance(accuracy, float) and accuracy == accuracy:
-            if status == TrialStatus.RUNNING:  # a periodic evaluation
+        result = result or {}
+        accuracy = result.get("beyond_accuracy")
+        has_accuracy = isinstance(accuracy, float) and accuracy == accuracy
+        if status == TrialStatus.RUNNING and key in self.running:  # a periodic evaluation, or none
+            attempt = self.running[key]
+            if isinstance(result.get("step"), int):
+                if result.get("attempt_start_step") is not None:
+                    attempt.start_step = int(result["attempt_start_step"])
+                attempt.step, attempt.reported = int(result["step"]), now
+                rate = attempt.rate()
+                if rate is None and (result.get("wall_time_s") or 0) > 0:  # no driver time has passed yet
+                    rate = result["step"] / result["wall_time_s"]  # the trainer's own clock
+                if rate is not None:
+                    self.rates[key] = rate
+            if has_accuracy:
+                attempt.now = accuracy
+                attempt.peak = max(attempt.peak or 0.0, accuracy)
                 self.peak[label] = max(self.peak.get(label, 0.0), accuracy)
                 self.trial_peak[key] = max(self.trial_peak.get(key, 0.0), accuracy)
-            else:  # the trial's final evaluation
-                self.final[label] = max(self.final.get(label, 0.0), accuracy)
+        elif has_accuracy:  # the trial's final evaluation
+            self.final[label] = max(self.final.get(label, 0.0), accuracy)
         if retry:
             self.console.print(f"[yellow]retrying[/] {escape(self._describe(key))} from its last checkpoint")
         if status not in ACTIVE_STATUSES and previous in ACTIVE_STATUSES:
-            self.durations.append(now - self.started.get(key, now))
+            self.running.pop(key, None)
+            steps = result.get("steps")
+            if isinstance(steps, int) and status != TrialStatus.FAILED:
+                self.used.append(min(1.0, steps / max(1, self.configs[key].max_steps)))
             summary = ""
-            if result and result.get("beyond_accuracy") is not None:
+            if result.get("beyond_accuracy") is not None:
                 summary = f" {FINAL} {100 * result['beyond_accuracy']:.1f}% beyond training"
             if key in self.trial_peak:
                 summary += f" ({PEAK} {100 * self.trial_peak[key]:.1f}%)"
-            if result and result.get("steps"):
-                summary += f" after {result['steps']} steps"
+            if steps:
+                summary += f" after {steps} steps"
             self.console.print(f"[{_STYLE.get(status, 'white')}]{status:>8}[/] {escape(self._describe(key))}{summary}")
         self.refresh()
 
@@ -104,52 +178,118 @@ class SweepProgress:
         return config.describe() + (f" [{task}]" if task != config.task else "")
 
     def refresh(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if self._live is not None and (force or now - self._last_refresh > 0.5):
-            self._last_refresh = now
-            self._live.update(self.render(), refresh=True)
+        """Redraw the live panel (at most twice a second), or print the plain lines when `interval_s` passed."""
+        now = self.clock()
+        if self._live is not None:
+            if force or now - self._last_refresh > 0.5:
+                self._last_refresh = now
+                self._live.update(self.render(), refresh=True)
+        elif force or now - self._last_plain >= self.interval_s:
+            self.print_plain()
 
-    # --- rendering ----------------------------------------------------------------------------
+    # --- what it shows --------------------------------------------------------------------------
     def counts(self) -> Counter[TrialStatus]:
         return Counter(self.status.values())
 
-    def eta_s(self) -> float | None:
-        """Remaining trials x mean trial time / concurrency, once a trial has finished."""
-        if not self.durations:
+    def eta(self) -> Eta | None:
+        """The module docstring's rule; None until some trial has reported a step."""
+        if not self.rates:
             return None
+        fraction = sum(self.used) / len(self.used) if self.used else 1.0
+        left = {key: fraction * max(self.configs[key].max_steps - self._step(key), 0)
+                for key, status in self.status.items() if status in ACTIVE_STATUSES}
+        mean_rate = sum(self.rates.values()) / len(self.rates)
+        slots = max(1, min(self.concurrency, len(left)))
+        seconds = sum(left.values()) / (mean_rate * slots)
+        for key, attempt in self.running.items():  # the slowest running trial cannot be overtaken
+            rate = self.rates.get(key) or mean_rate
+            seconds = max(seconds, left.get(key, 0.0) / rate)
+        return Eta(seconds, upper_bound=not self.used, fraction=fraction)
+
+    def _step(self, key: str) -> int:
+        """The latest step a trial reported in this run (0 for one that has not)."""
+        attempt = self.running.get(key)
+        return attempt.step or 0 if attempt is not None else 0
+
+    def eta_s(self) -> float | None:
+        eta = self.eta()
+        return eta.seconds if eta is not None else None
+
+    def _head(self) -> str:
         counts = self.counts()
-        remaining = sum(counts[status] for status in ACTIVE_STATUSES)
-        mean = sum(self.durations) / len(self.durations)
-        return remaining * mean / self.concurrency
+        eta = self.eta()
+        done = f" ({self.already_done} already done)" if self.already_done else ""
+        shown = [name for name in TrialStatus if counts[name] or name in (TrialStatus.PENDING, TrialStatus.RUNNING)]
+        return (f"sweep {self.name}: {len(self.status)} to run{done}; "
+                + ", ".join(f"{name} {counts[name]}" for name in shown)
+                + f"; elapsed {_clock(self.clock() - self.t0)}; " + (eta.text() if eta else "ETA —"))
+
+    def _trial_cells(self, key: str) -> tuple[str, str, str, str, str]:
+        """(description, 'step s/max', now, peak, elapsed) of a running trial."""
+        attempt = self.running[key]
+        step = f"{attempt.step if attempt.step is not None else 0}/{self.configs[key].max_steps}"
+        return (self._describe(key), step, _pct(attempt.now), _pct(attempt.peak),
+                _clock(self.clock() - attempt.started))
+
+    def plain_lines(self) -> list[str]:
+        """The plain-text progress: the head line, then one line per running trial."""
+        stamp = f"[{_clock(self.clock() - self.t0)}]"
+        lines = [f"{stamp} {self._head()}"]
+        for key in sorted(self.running, key=lambda k: self._describe(k)):
+            describe, step, now, peak, elapsed = self._trial_cells(key)
+            lines.append(f"{stamp}   running {describe}: step {step}, beyond training {NOW} {now}, "
+                         f"peak {peak}, for {elapsed}")
+        return lines
+
+    def print_plain(self) -> None:
+        self._last_plain = self.clock()
+        for line in self.plain_lines():
+            self.console.print(line, markup=False, highlight=False, emoji=False, soft_wrap=True)  # never broken
 
     def render(self) -> Group:
         counts = self.counts()
-        elapsed = time.monotonic() - self.t0
-        eta = self.eta_s()
+        eta = self.eta()
         head = Text.assemble(
             (f"sweep {self.name}", "bold"),
             f"  {len(self.status)} to run",
             f" ({self.already_done} already done)" if self.already_done else "",
-            f"  elapsed {_clock(elapsed)}  ETA {_clock(eta) if eta is not None else '—'}")
+            f"  elapsed {_clock(self.clock() - self.t0)}")
         status_line = Text("  ").join(
             Text(f"{name} {counts[name]}", style=_STYLE[name])
             for name in TrialStatus
             if counts[name] or name in (TrialStatus.PENDING, TrialStatus.RUNNING))
-        table = Table(title=None, show_edge=False, box=None, padding=(0, 2))
-        table.add_column("best so far, beyond training lengths (model, task)")
-        table.add_column(PEAK, justify="right")
-        table.add_column(f"{FINAL} (finished trials)", justify="right")
+        parts: list[Any] = [head, status_line, Text(eta.text() if eta else "ETA — (until a trial reports a step)")]
+        if self.running:
+            trials = Table(show_edge=False, box=None, padding=(0, 1), pad_edge=False,
+                           caption="now, peak: beyond training lengths, periodic eval", caption_justify="left")
+            trials.add_column("running trial", overflow="fold", ratio=1)
+            for column in ("step", NOW, "peak", "time"):
+                trials.add_column(column, justify="right", no_wrap=True)
+            for key in sorted(self.running, key=lambda k: self._describe(k)):
+                trials.add_row(*map(escape, self._trial_cells(key)))
+            parts.append(trials)
         rows = sorted(set(self.peak) | set(self.final))
-        for label in rows:
-            table.add_row(escape(label), *(f"{100 * values[label]:.1f}%" if label in values else "—"
-                                   for values in (self.peak, self.final)))
-        return Group(head, status_line, table) if rows else Group(head, status_line)
+        if rows:
+            table = Table(show_edge=False, box=None, padding=(0, 2), pad_edge=False,
+                          caption="beyond training lengths", caption_justify="left")
+            table.add_column("best so far (model, task)", overflow="fold")
+            table.add_column(PEAK, justify="right")
+            table.add_column(f"{FINAL} (finished trials)", justify="right")
+            for label in rows:
+                table.add_row(escape(label), *(f"{100 * values[label]:.1f}%" if label in values else "—"
+                                       for values in (self.peak, self.final)))
+            parts.append(table)
+        return Group(*parts)
 
 
 def _row_label(config: TrialConfig, task: str, show_supervision: bool) -> str:
     """'sdssm/linear D4', with ' supervision=last' or '=prefixes' when the model's trials are not all 'last'."""
     label = f"{config.model}/{config.readout} {task}"
     return label + f" supervision={config.supervision}" if show_supervision else label
+
+
+def _pct(value: float | None) -> str:
+    return f"{100 * value:.1f}%" if value is not None else "—"
 
 
 def _clock(seconds: float) -> str:

@@ -53,6 +53,7 @@ class RunOptions:
     cpu_only: bool = False  # run a GPU sweep on CPUs instead of refusing
     num_cpus: int | None = None  # CPUs of the embedded local Ray (default: all)
     dashboard: bool = True
+    progress_interval_s: float = 30.0  # plain progress lines this often when output is not a terminal
 
 
 @dataclass
@@ -275,7 +276,8 @@ def _fit(spec: SweepSpec, options: RunOptions, store: Store, todo: list[TrialCon
         concurrency = min(concurrency, spec.max_concurrent)
     console.print(f"sweep {escape(spec.name)}: {total} trials, {skipped} already done, {len(todo)} to run, "
                   f"up to {concurrency} at a time; checkpoints under {escape(str(storage))}")
-    progress = SweepProgress(spec.name, todo, already_done=skipped, concurrency=concurrency, console=console)
+    progress = SweepProgress(spec.name, todo, already_done=skipped, concurrency=concurrency, console=console,
+                             interval_s=options.progress_interval_s)
     scheduler = _scheduler(spec)
     callback = StoreCallback(store.url, progress, scheduler_stops_trials=scheduler is not None)
     tuner = tune.Tuner(

@@ -109,6 +109,38 @@ def check_cluster(resources: dict[str, float], spec: SweepSpec) -> dict[str, flo
     return available
 
 
+def check_machine(resources: dict[str, float], spec: SweepSpec, options: RunOptions) -> None:
+    """Refuse, before Ray starts and before anything is registered, a sweep the embedded local Ray could
+    never place one trial of: GPUs per trial on a machine where PyTorch sees none (the trials train with
+    PyTorch), or more CPUs per trial than the embedded Ray gets (--num-cpus, else the CPUs this process may
+    use). A cluster (--address, RAY_ADDRESS) is only known once connected: `check_cluster` checks it then,
+    still before registering; it also stays the embedded Ray's last word (a container's CPU quota, which
+    Ray counts and this check does not)."""
+    if not _embedded(options):
+        return
+    if resources.get("gpu", 0) > 0:
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ClusterError(
+                f"{spec.source_path}: resources.gpu is {resources['gpu']:g} per trial but this machine has no GPUs "
+                "that PyTorch can use. Pass --cpu-only to train on CPUs, set resources.gpu: 0, or run on a "
+                "machine or cluster (--address) with GPUs.")
+    cpus = options.num_cpus or _usable_cpus()
+    if resources["cpu"] > cpus:
+        given = f"--num-cpus {options.num_cpus}" if options.num_cpus else f"this machine's {cpus} CPU(s)"
+        raise ClusterError(
+            f"{spec.source_path}: resources.cpu is {resources['cpu']:g} per trial but the local Ray gets "
+            f"{given}; lower resources.cpu to at most {cpus}"
+            + ("" if options.num_cpus is None or options.num_cpus >= _usable_cpus() else
+               f" or raise --num-cpus (this machine has {_usable_cpus()})") + ".")
+
+
+def _usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def trial_params(config: TrialConfig, resources: dict[str, float], checkpoint: str | None,
                  options: RunOptions) -> dict[str, Any]:
     device = "cuda" if resources.get("gpu", 0) > 0 else "cpu"
@@ -193,6 +225,7 @@ def run_sweep(spec: SweepSpec, options: RunOptions, console: Console | None = No
     console = console or Console()
     started = time.monotonic()
     resources = trial_resources(spec, options.cpu_only)
+    check_machine(resources, spec, options)  # before Ray starts, before the store is touched
     storage = storage_folder(options.storage_path)
     store = Store(options.db_url)
     keys = [c.key for c in spec.trials]

@@ -21,7 +21,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, ConfigDict, Field, ValidationError, model_validator
 from pydantic.dataclasses import dataclass
 
-from sdssm.models.registry import all_model_fields, family, model_fields
+from sdssm.models.registry import MAX_LAYERS, all_model_fields, family, model_fields
 
 # Which model fields each model family reads (sdssm/models/registry.py, the one home of a family);
 # everything else about the model is ignored (and left out of the key).
@@ -33,7 +33,7 @@ DEVICES = ("cpu", "cuda", "auto")
 # Fields added after trial keys were first issued, with the value every earlier trial implicitly had. At
 # that value they are left out of the key, so a database written before the field existed still
 # recognises its trials (a rerun resumes them instead of training them again).
-LATER_FIELD_DEFAULTS: dict[str, Any] = {"supervision": "last"}
+LATER_FIELD_DEFAULTS: dict[str, Any] = {"supervision": "last", "layers": 1}
 
 
 # --- bounds: each refused above with a message naming the bound and the value ------------------------
@@ -156,6 +156,8 @@ class TrialConfig:
     use_b: _BOOL = True  # diagonal: include the input term B u_t
     negative_eigenvalues: _BOOL = False  # gated: gates in (-1, 1) (Grazzi et al.) instead of (0, 1)
     query_token: _BOOL = True  # append a query token and read the prediction there
+    # stacked blocks (pre-norm, residual; sdssm/models/stack.py); 1 is the family's own one-layer model
+    layers: _integer(1, MAX_LAYERS) = 1
 
     # --- optimisation -----------------------------------------------------------------------
     seed: _integer(0, MAX_SEED) = 0
@@ -213,13 +215,14 @@ class TrialConfig:
         test_max_length x state_size x 4, plus the sampled strings, samples x test_max_length x 17;
         training: states and their gradients, batch_size x train_max_length x state_size x 8;
         parameters with gradients and Adam's two moments: 16 x (the family's N x N matrices, k for SD-SSM)
-        x state_size^2.
+        x state_size^2. A stack of `layers` blocks holds each of these per layer.
         """
         n = self.state_size
         samples = max(self.eval_samples, self.final_eval_samples)
-        evaluation = 2 * min(samples, EVAL_CHUNK) * self.test_max_length * n * 4 + samples * self.test_max_length * 17
-        training = self.batch_size * self.train_max_length * n * 8
-        matrices = family(self.model).dense_matrices(self)
+        evaluation = 2 * min(samples, EVAL_CHUNK) * self.test_max_length * n * 4 * self.layers
+        evaluation += samples * self.test_max_length * 17
+        training = self.batch_size * self.train_max_length * n * 8 * self.layers
+        matrices = family(self.model).dense_matrices(self) * self.layers
         return evaluation + training + 16 * matrices * n * n
 
     def __hash__(self) -> int:
@@ -267,12 +270,15 @@ class TrialConfig:
         return dataclasses.replace(self, **changes)
 
     def describe(self) -> str:
-        """Short human label, e.g. 'sdssm/linear parity_check k=8 p=1.2 lr=0.0001 seed=0'."""
+        """Short human label, e.g. 'sdssm/linear parity_check k=8 p=1.2 lr=0.0001 seed=0' (with '2 layers'
+        after the model's own fields for a stack)."""
         parts = [f"{self.model}/{self.readout}", self.task]
         if self.task_params:
             parts.append(",".join(f"{k}={v}" for k, v in sorted(self.task_params.items())
                                   if not isinstance(v, (dict, list))))
         parts += family(self.model).describe(self)
+        if self.layers != 1:
+            parts.append(f"{self.layers} layers")
         parts += [f"lr={self.lr:g}", f"seed={self.seed}"]
         if self.supervision != "last":
             parts.append(f"supervision={self.supervision}")

@@ -19,6 +19,9 @@ recurrence, in complex arithmetic; the tests hold the two together in float64, v
 Since the vocabulary is tiny, lambda and B are computed once per pass as [V, N] tables, and Phi_t is an
 exact count of each symbol so far times the [V, N] table of phases. `forward` (training) computes only
 the last state: without B that is a single count per symbol, with B one sum over time.
+
+`DiagonalLayer` is the same recurrence over a continuous input, the block `layers: n` stacks
+(sdssm/models/stack.py); `ReferenceDiagonalLayer` is its per-step loop.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from torch import nn
 
 from sdssm.models.base import SequenceModel
 from sdssm.models.readout import make_readout
+from sdssm.models.stack import RecurrentLayer
 
 # |z| below this is treated as this (the normalisation would otherwise divide by ~0).
 _EPS = 1e-12
@@ -172,3 +176,82 @@ class DiagonalSSM(SequenceModel):
 
     def readout(self, states: torch.Tensor) -> torch.Tensor:
         return self.head(states)
+
+
+class DiagonalLayer(RecurrentLayer):
+    """The complex diagonal recurrence over a continuous input x_t in R^d, for `layers` > 1 (stack.py):
+
+        z_t = MLP(x_t) in C^N,  lambda_t = z_t / |z_t|,  h_t = lambda_t * h_{t-1} (+ B x_t),
+
+    the MLP Linear(d, 2N) -> ReLU -> Linear(2N, 2N) read as (Re, Im), B a bias-free Linear(d, 2N) read as
+    (Re, Im) when `use_b`, h_{-1} a fixed random unit phasor. State [Re h, Im h], 2N reals. The MLP's
+    hidden width is 2N, not the token model's 4N: here it runs at every position of every string (the
+    token model evaluates it once per vocabulary entry), and its matmuls are most of a training step.
+
+    Fast path: the closed form of the module docstring with theta_t = arg z_t per position, so
+    Phi_t = sum_{s<=t} theta_s is a cumulative sum over time (in float64 at least, as in `_closed_form`).
+    `ReferenceDiagonalLayer` is the per-step loop in complex arithmetic.
+    """
+
+    def __init__(self, d_model: int, state_size: int, use_b: bool = True) -> None:
+        super().__init__()
+        n = state_size
+        self.state_size = n
+        self.use_b = use_b
+        self.lambda_mlp = nn.Sequential(nn.Linear(d_model, 2 * n), nn.ReLU(), nn.Linear(2 * n, 2 * n))
+        self.B = nn.Linear(d_model, 2 * n, bias=False) if use_b else None
+        self.register_buffer("h0_phase", torch.rand(n) * (2 * math.pi), persistent=True)
+
+    @property
+    def state_dim(self) -> int:
+        return 2 * self.state_size
+
+    def _split(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return z[..., : self.state_size], z[..., self.state_size:]
+
+    def scan(self, x: torch.Tensor) -> torch.Tensor:
+        re, im = self._split(self.lambda_mlp(x))  # [B, L, N] each
+        dtype = re.dtype
+        acc = torch.promote_types(dtype, torch.float64)  # Phi_t grows like t * pi: sum it in float64
+        phi = torch.atan2(im, re).to(acc).cumsum(dim=1).remainder(2 * math.pi).to(dtype)
+        cos, sin = torch.cos(phi), torch.sin(phi)
+        h0_re, h0_im = torch.cos(self.h0_phase).to(dtype), torch.sin(self.h0_phase).to(dtype)
+        if self.B is not None:
+            b_re, b_im = self._split(self.B(x))
+            # S_t = h_0 + sum_{s<=t} exp(-i Phi_s) b_s, with exp(-i Phi) b = (c b_re + s b_im) + i (c b_im - s b_re).
+            s_re = torch.cumsum(cos * b_re + sin * b_im, dim=1) + h0_re
+            s_im = torch.cumsum(cos * b_im - sin * b_re, dim=1) + h0_im
+        else:
+            s_re, s_im = h0_re, h0_im
+        # h_t = exp(i Phi_t) S_t.
+        return torch.cat([cos * s_re - sin * s_im, sin * s_re + cos * s_im], dim=-1)
+
+    def step(self, states: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        re, im = self._split(self.lambda_mlp(x))
+        modulus = torch.sqrt(torch.clamp(re * re + im * im, min=_EPS * _EPS))
+        lam_re, lam_im = re / modulus, im / modulus
+        h_re, h_im = self._split(states)
+        new_re, new_im = lam_re * h_re - lam_im * h_im, lam_re * h_im + lam_im * h_re
+        if self.B is not None:
+            b_re, b_im = self._split(self.B(x))
+            new_re, new_im = new_re + b_re, new_im + b_im
+        return torch.cat([new_re, new_im], dim=-1)
+
+
+class ReferenceDiagonalLayer(DiagonalLayer):
+    """DiagonalLayer one step at a time, straight from the equations in complex arithmetic (for tests)."""
+
+    def scan(self, x: torch.Tensor) -> torch.Tensor:
+        re, im = self._split(self.lambda_mlp(x))
+        z = torch.complex(re, im)
+        lam = z / torch.sqrt(torch.clamp(re * re + im * im, min=_EPS * _EPS))
+        h = torch.polar(torch.ones_like(self.h0_phase), self.h0_phase).to(z.dtype).expand(x.shape[0], -1)
+        b = torch.complex(*self._split(self.B(x))) if self.B is not None else None
+        out = []
+        for t in range(x.shape[1]):
+            h = lam[:, t] * h
+            if b is not None:
+                h = h + b[:, t]
+            out.append(h)
+        hs = torch.stack(out, dim=1)
+        return torch.cat([hs.real, hs.imag], dim=-1)

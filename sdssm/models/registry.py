@@ -17,8 +17,15 @@ if TYPE_CHECKING:
     from sdssm.config import TrialConfig
     from sdssm.models.base import SequenceModel
 
-# Fields every family reads: the state size, the readout head and the query token.
-COMMON_FIELDS = ("state_size", "readout", "mlp_hidden", "query_token")
+# Fields every family reads: the state size, the readout head, the query token and the depth.
+COMMON_FIELDS = ("state_size", "readout", "mlp_hidden", "query_token", "layers")
+MAX_LAYERS = 16  # `layers`: stacked blocks of one family (sdssm/models/stack.py); the paper's models have 1
+
+
+def with_depth(name: str, layers: int) -> str:
+    """A variant or label at a depth: itself at 1 layer (every trial before `layers` existed), else
+    e.g. 'diagonal+B 2 layers': 1-layer and 2-layer trials are never one row, column or selection."""
+    return name if layers == 1 else f"{name} {layers} layers"
 
 
 @dataclass(frozen=True)
@@ -31,7 +38,8 @@ class ModelFamily:
     report row (e.g. diagonal with or without B) and each row's label, in report order. describe: the
     family's own hyperparameters for one-line descriptions. dense_matrices: N x N parameter matrices it
     holds (for the memory estimate). readout_in_label: its report label always names the readout (the
-    families the paper runs with both readouts).
+    families the paper runs with both readouts). layer: "module:Class" of the family's continuous-input
+    layer (constructor: d_model, state_size and `extra(config)`), stacked when `layers` > 1.
     """
 
     name: str
@@ -44,21 +52,35 @@ class ModelFamily:
     describe: Callable[[TrialConfig], list[str]] = lambda config: []
     dense_matrices: Callable[[TrialConfig], int] = lambda config: 4
     readout_in_label: bool = False
+    layer: str = ""
 
     def variant_of(self, config: TrialConfig) -> str:
-        return self.variant(config) if self.variant is not None else self.name
+        variant = self.variant(config) if self.variant is not None else self.name
+        return with_depth(variant, config.layers)
 
     def labels(self) -> tuple[tuple[str, str], ...]:
-        """(variant, label) pairs of this family, in report order."""
-        return self.variant_labels or ((self.name, self.label),)
+        """(variant, label) pairs of this family, in report order: each one-layer variant followed by
+        its deeper versions (2..MAX_LAYERS layers)."""
+        one_layer = self.variant_labels or ((self.name, self.label),)
+        return tuple((with_depth(variant, n), with_depth(label, n))
+                     for variant, label in one_layer for n in range(1, MAX_LAYERS + 1))
 
     def build(self, config: TrialConfig, alphabet_size: int, num_classes: int) -> SequenceModel:
+        """One layer: the family's own token model (the paper's). More: `StackedModel` of its layer."""
         import importlib
 
-        module, cls = self.builder.split(":")
-        model_class = getattr(importlib.import_module(module), cls)
-        common = {name: getattr(config, name) for name in COMMON_FIELDS}
-        return model_class(alphabet_size=alphabet_size, num_classes=num_classes, **common, **self.extra(config))
+        common = {name: getattr(config, name) for name in COMMON_FIELDS if name != "layers"}
+        if config.layers == 1:
+            module, cls = self.builder.split(":")
+            model_class = getattr(importlib.import_module(module), cls)
+            return model_class(alphabet_size=alphabet_size, num_classes=num_classes, **common,
+                               **self.extra(config))
+        from sdssm.models.stack import StackedModel
+
+        module, cls = self.layer.split(":")
+        layer_class = getattr(importlib.import_module(module), cls)
+        return StackedModel(alphabet_size=alphabet_size, num_classes=num_classes, **common, layers=config.layers,
+                            layer=layer_class, layer_options=self.extra(config))
 
 
 FAMILIES: dict[str, ModelFamily] = {family.name: family for family in (
@@ -69,6 +91,7 @@ FAMILIES: dict[str, ModelFamily] = {family.name: family for family in (
     ModelFamily(
         name="diagonal", fields=(*COMMON_FIELDS, "use_b"), label="Diagonal",
         builder="sdssm.models.diagonal:DiagonalSSM", extra=lambda c: {"use_b": c.use_b},
+        layer="sdssm.models.diagonal:DiagonalLayer",
         variant=lambda c: "diagonal+B" if c.use_b else "diagonal",
         variant_labels=(("diagonal+B", "Diagonal+B"), ("diagonal", "Diagonal")),
         describe=lambda c: ["B" if c.use_b else "noB"], readout_in_label=True),

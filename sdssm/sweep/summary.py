@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from sdssm.config import ALL_MODEL_FIELDS, MODEL_FIELDS, TrialConfig
-from sdssm.models.registry import family
+from sdssm.models.registry import family, with_depth
 from sdssm.sweep.spec import SweepSpec
 from sdssm.sweep.store import distinct_task_labels, task_label_of
 
@@ -26,13 +26,14 @@ def task_label(trial: TrialConfig) -> str:
 
 
 def variant_label(trial: TrialConfig) -> str:
-    """'sdssm/linear', 'diagonal/mlp', 'diagonal/linear noB' (no input term B), 'gated/linear [-1,1]':
-    the model and readout, then, for a variant other than the family's first, what sets it apart."""
+    """'sdssm/linear', 'diagonal/mlp', 'diagonal/linear noB' (no input term B), 'gated/linear [-1,1]',
+    'diagonal/linear 2 layers': the model and readout, then, for a variant other than the family's first,
+    what sets it apart, then the depth when above 1."""
     entry = family(trial.model)
     label = f"{trial.model}/{trial.readout}"
-    if entry.labels()[0][0] != entry.variant_of(trial):
+    if with_depth(entry.labels()[0][0], trial.layers) != entry.variant_of(trial):
         label += " " + " ".join(entry.describe(trial))
-    return label
+    return with_depth(label, trial.layers)
 
 
 def varying_axes(trials: tuple[TrialConfig, ...] | list[TrialConfig]) -> dict[str, list[Any]]:

@@ -1,12 +1,15 @@
-"""Checks shared by the model tests: every prefix from one scan, and a tiny training loop."""
+"""Checks shared by the model tests: every prefix from one scan, fast path against reference, a stack of
+fast layers beside one of reference layers, and a tiny training loop."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
 from sdssm.models import SequenceModel
+from sdssm.models.stack import RecurrentLayer, StackedModel
 
 
 def fit_briefly(model: SequenceModel, target: Callable[[torch.Tensor], torch.Tensor], *, symbols: int,
@@ -55,3 +58,17 @@ def assert_fast_path_matches_reference(fast: SequenceModel, reference: SequenceM
     assert set(fast_grads) == set(reference_grads) == {name for name, _ in fast.named_parameters()}
     for name, grad in fast_grads.items():
         torch.testing.assert_close(grad, reference_grads[name], rtol=grad_rtol, atol=grad_atol, msg=name)
+
+
+def stacked_pair(layer: type[RecurrentLayer], reference_layer: type[RecurrentLayer], *, layers: int,
+                 query_token: bool, readout: str = "linear", options: dict[str, Any] | None = None,
+                 state_size: int = 4) -> tuple[StackedModel, StackedModel]:
+    """Two float64 stacks with the same parameters: one of the family's fast layer, one of its per-step
+    reference layer (the stack's reference)."""
+    kwargs: dict[str, Any] = dict(alphabet_size=3, num_classes=4, query_token=query_token, state_size=state_size,
+                                  readout=readout, mlp_hidden=8, layers=layers, layer_options=options or {})
+    torch.manual_seed(0)
+    fast = StackedModel(**kwargs, layer=layer).double()
+    reference = StackedModel(**kwargs, layer=reference_layer).double()
+    reference.load_state_dict(fast.state_dict())
+    return fast, reference

@@ -1,5 +1,6 @@
 """DiagonalSSM: the closed-form scan against the per-step reference, unit-circle dynamics, prefix
-evaluation, and that it trains."""
+evaluation, and that it trains; DiagonalLayer (layers > 1) against its per-step reference at 1 and 2
+layers."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import itertools
 import pytest
 import torch
 
-from sdssm.models.diagonal import DiagonalSSM
-from tests.sdssm.checks import assert_prefix_logits_match_forward, fit_briefly
+from sdssm.models.diagonal import DiagonalLayer, DiagonalSSM, ReferenceDiagonalLayer
+from tests.sdssm.checks import (assert_fast_path_matches_reference, assert_prefix_logits_match_forward, fit_briefly,
+                                stacked_pair)
 
 VARIANTS = list(itertools.product([True, False], ["linear", "mlp"], [True, False]))  # use_b, readout, query
 
@@ -133,3 +135,24 @@ def test_cuda_matches_cpu() -> None:
     x = tokens_for(model, batch=4, length=40)
     cpu = model.prefix_logits(x)
     torch.testing.assert_close(model.cuda().prefix_logits(x.cuda()).cpu(), cpu)
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("use_b, query_token", list(itertools.product([True, False], [True, False])))
+def test_stacked_layers_match_the_per_step_reference_in_float64(layers: int, use_b: bool,
+                                                                 query_token: bool) -> None:
+    fast, reference = stacked_pair(DiagonalLayer, ReferenceDiagonalLayer, layers=layers, query_token=query_token,
+                                   options={"use_b": use_b})
+    tokens = torch.randint(0, 3, (4, 13), generator=torch.Generator().manual_seed(1))
+    assert_fast_path_matches_reference(fast, reference, tokens, grad_rtol=1e-9, grad_atol=1e-10)
+    assert_prefix_logits_match_forward(fast, tokens[:, :7])
+
+
+def test_a_stacked_layer_without_b_stays_on_the_unit_circle() -> None:
+    fast, _ = stacked_pair(DiagonalLayer, ReferenceDiagonalLayer, layers=2, query_token=False,
+                           options={"use_b": False})
+    states = fast.scan(torch.randint(0, 3, (2, 300), generator=torch.Generator().manual_seed(5)))
+    for layer in range(2):
+        h = states[..., 8 * layer: 8 * layer + 8]
+        torch.testing.assert_close(h[..., :4].square() + h[..., 4:].square(), torch.ones(2, 300, 4, dtype=torch.float64),
+                                   rtol=0, atol=1e-12)

@@ -5,8 +5,9 @@ Sweeps: the named ones, else every sweep with all_sweeps, else the sweep run mos
 
 Always writes OUT/report.md and one PNG per task (curves_<task>.png) beside it; `--format csv` adds one CSV
 per table (table1, readout_ablation, sensitivity, time_to_solve, unsolved, failures, claims, status), `--format json` one
-report.json holding every table as records. The returned Report's `text` is what the CLI prints: the
-markdown itself, or for csv/json a short index of the files written.
+report.json holding every table as records, `--format html` one self-contained report.html (every
+section, the plots embedded, a sortable table of all trials: analysis/html_report.py). The returned Report's
+`text` is what the CLI prints: the markdown itself, or for csv/json/html a short index of the files written.
 """
 
 from __future__ import annotations
@@ -19,17 +20,18 @@ from typing import Any
 
 import pandas as pd
 
-from analysis import plateau, render, tables
+from analysis import html_report, plateau, render, tables
 from analysis.claims import report_section
 from analysis.curves import DEFAULT_DPI, PLOT_FORMATS, CurvePlot, write_curves
 from analysis.heatmap import Heatmap, write_heatmaps
 from analysis.labels import LEGEND
 from analysis.load import ReportData, ReportError, load
+from analysis.trials import trial_table
 from sdssm.sweep.store import ACTIVE_STATUSES, Store
 
 __all__ = ["FORMATS", "Report", "ReportError", "build_report"]
 
-FORMATS = ("markdown", "csv", "json")
+FORMATS = ("markdown", "csv", "json", "html")
 MIN_DPI, MAX_DPI = 10, 1200  # a plot of 10 x 4.5 inches at 1200 dpi is 65 megapixels: the most we draw
 TABLES = ("table1", "readout_ablation", "sensitivity", "time_to_solve", "unsolved", "failures", "claims")
 
@@ -58,6 +60,9 @@ def build_report(store: Store, sweeps: Sequence[str] | None, out_dir: Path, fmt:
         raise ReportError(f"unknown report format {fmt!r} (choose one of {', '.join(FORMATS)})")
     if plot_format not in PLOT_FORMATS:
         raise ReportError(f"unknown plot format {plot_format!r} (choose one of {', '.join(PLOT_FORMATS)})")
+    if fmt == "html" and plot_format not in ("png", "svg"):
+        raise ReportError(f"--format html embeds the plots in the page, and a browser shows png or svg there, "
+                          f"not {plot_format}: use --plot-format png or svg")
     if not MIN_DPI <= dpi <= MAX_DPI:
         raise ReportError(f"dpi must lie in {MIN_DPI}..{MAX_DPI}, got {dpi}")
     out_dir = Path(out_dir)
@@ -93,6 +98,12 @@ def build_report(store: Store, sweeps: Sequence[str] | None, out_dir: Path, fmt:
     elif fmt == "json":
         files.append(out_dir / "report.json")
         files[-1].write_text(json.dumps(json_document(data, frames, counts, plots), indent=1), encoding="utf-8")
+    elif fmt == "html":
+        images = {plot.path.name: plot.path for plot in [*plots, *grids] if plot.path is not None}
+        page = html_report.page(markdown, images, trial_table(store, data.sweeps),
+                                store.sweep_descriptions(data.sweeps), several=len(data.sweeps) > 1)
+        files.append(out_dir / "report.html")
+        files[-1].write_text(page, encoding="utf-8")
     files += [plot.path for plot in [*plots, *grids] if plot.path is not None]
     text = markdown if fmt == "markdown" else _index(data, counts, files)
     return Report(text=text, files=files, markdown=markdown, tables=frames, plots=plots)

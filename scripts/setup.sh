@@ -10,7 +10,8 @@ if [[ ! -x .venv/bin/sdssm-sweep ]]; then
     .venv/bin/python -m pip install --quiet torch==2.13.0
     .venv/bin/python -m pip install --quiet -e ".[test]" --config-settings editable_mode=compat
 fi
-# A .venv made before the test extra pulled the PostgreSQL driver gets it (the store tests use it).
-if ! .venv/bin/python -c "import psycopg" 2>/dev/null; then
+# A .venv made before the test extra pulled the PostgreSQL driver or Selenium gets them (the store and the
+# HTML report tests use them), and one made before the HTML report its markdown renderer.
+if ! .venv/bin/python -c "import psycopg, selenium, markdown_it" 2>/dev/null; then
     .venv/bin/python -m pip install --quiet -e ".[test]" --config-settings editable_mode=compat
 fi

@@ -26,6 +26,7 @@ examples:
   sdssm-sweep status                             counts by status, running and failed trials
   sdssm-sweep report --out results/report        tables and plots of the sweep run last
   sdssm-sweep report --sweep table1 supervision  ... of these sweeps, each on its own (--all-sweeps: every one)
+  sdssm-sweep report --format html               ... and report.html: one page, plots inside, every trial sortable
   sdssm-sweep check                              the papers' claims (claims/*.yaml) against the database
   sdssm-sweep trials --where task=parity_check --sort beyond_accuracy --desc   every trial, filtered, sorted
   sdssm-sweep export results/export --format parquet   trials, metric history, per-length accuracies
@@ -91,8 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "each on its own")
     report.add_argument("--out", type=Path, default=Path("results/report"),
                         help="folder for report.md, the plots and tables (default results/report)")
-    report.add_argument("--format", choices=("markdown", "csv", "json"), default="markdown",
-                        help="what to write beside report.md and print (default markdown)")
+    report.add_argument("--format", choices=("markdown", "csv", "json", "html"), default="markdown",
+                        help="what to write beside report.md and print (default markdown; csv: one file per "
+                        "table; json: report.json; html: report.html, one self-contained page with the plots "
+                        "inside and a sortable, filterable table of all trials)")
     report.add_argument("--plot-format", choices=("png", "svg", "pdf"), default="png",
                         help="file format of the plots (default png; svg and pdf scale for papers)")
     report.add_argument("--dpi", type=int, default=150, help="resolution of png plots, 10..1200 (default 150)")

@@ -566,6 +566,13 @@ class Store:
         with self.session() as session:
             return list(session.scalars(select(Sweep.name).order_by(Sweep.created_at)))
 
+    def sweep_descriptions(self, names: Sequence[str]) -> dict[str, str]:
+        """The description each named sweep's spec file gave ('' for none), in the order of `names`."""
+        with self.session() as session:
+            query = select(Sweep.name, Sweep.description).where(Sweep.name.in_(list(names)))
+            found = dict(session.execute(query).all())
+        return {name: found.get(name) or "" for name in names}
+
     def sweeps_by_last_run(self) -> list[str]:
         """Sweep names, the most recently run first (a rerun of an older sweep makes it the latest)."""
         with self.session() as session:

@@ -83,8 +83,8 @@ def test_empty_store(tmp_path: Path) -> None:
 
 
 def test_bad_format_and_out_dir(store: Store, tmp_path: Path) -> None:
-    with pytest.raises(ReportError, match="unknown report format 'html'"):
-        build_report(store, None, tmp_path, "html")
+    with pytest.raises(ReportError, match="unknown report format 'docx'"):
+        build_report(store, None, tmp_path, "docx")
     (tmp_path / "file").write_text("x")
     with pytest.raises(ReportError, match="not a folder"):
         build_report(store, None, tmp_path / "file")

@@ -18,6 +18,10 @@ costs little next to the O(L^2) work a closed form (a triangular matrix of parti
 chunk) would do at the training lengths; a cumulative product divided back out is unusable here, since
 gates reach 0 and change sign. `ReferenceGatedSSM` is the same model per sample and per step, with the
 same parameter names; tests hold the two together in float64.
+
+`GatedLayer` is the same recurrence over a continuous input (a gate and an input per position), the block
+`layers: n` stacks (sdssm/models/stack.py); its scan `GatedSequenceScan` shares GatedScan's loops and
+backward; `ReferenceGatedLayer` (gated_reference.py) is its per-step loop.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from torch import nn
 from sdssm.models.base import SequenceModel
 from sdssm.models.dense_scan import check_tokens
 from sdssm.models.readout import make_readout
+from sdssm.models.stack import RecurrentLayer
 
 
 def gate(logits: torch.Tensor, negative_eigenvalues: bool) -> torch.Tensor:
@@ -44,6 +49,25 @@ def _token_sums(tokens: torch.Tensor, rows: torch.Tensor, vocab: int) -> torch.T
     return F.one_hot(tokens, vocab).to(rows.dtype).t() @ rows
 
 
+def _scan_forward(a_seq: torch.Tensor, b_seq: torch.Tensor) -> torch.Tensor:
+    """h_t = a_t ⊙ h_{t-1} + b_t from h_{-1} = 0, time-major [L, B, N] in and out."""
+    states = torch.empty_like(b_seq)
+    states[0] = b_seq[0]
+    for t in range(1, states.shape[0]):
+        torch.addcmul(b_seq[t], a_seq[t], states[t - 1], out=states[t])
+    return states
+
+
+def _scan_backward(a_seq: torch.Tensor, states: torch.Tensor, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(da_t, db_t = g_t) per position from dH (grad, [L, B, N]), by the recursion in the module docstring."""
+    g = grad.clone(memory_format=torch.contiguous_format)  # g[t] = dLoss/dh_t once the loop has passed t
+    for t in range(g.shape[0] - 1, 0, -1):
+        g[t - 1].addcmul_(a_seq[t], g[t])
+    grad_a_seq = torch.zeros_like(g)
+    torch.mul(g[1:], states[:-1], out=grad_a_seq[1:])  # h_{-1} = 0: no gate gradient at t = 0
+    return grad_a_seq, g
+
+
 class GatedScan(torch.autograd.Function):
     """h_t = a[u_t] ⊙ h_{t-1} + b[u_t] from h_{-1} = 0. Inputs: gate table a [V, N], input table b [V, N],
     tokens [B, L] (L >= 1). Output: states [L, B, N], time-major."""
@@ -52,11 +76,7 @@ class GatedScan(torch.autograd.Function):
     def forward(ctx: Any, a_tab: torch.Tensor, b_tab: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         time_major = tokens.t()
         a_seq = a_tab[time_major]  # [L, B, N]
-        b_seq = b_tab[time_major]
-        states = torch.empty_like(b_seq)
-        states[0] = b_seq[0]
-        for t in range(1, states.shape[0]):
-            torch.addcmul(b_seq[t], a_seq[t], states[t - 1], out=states[t])
+        states = _scan_forward(a_seq, b_tab[time_major])
         ctx.save_for_backward(a_seq, tokens, states)
         ctx.vocab = a_tab.shape[0]
         return states
@@ -65,16 +85,30 @@ class GatedScan(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         a_seq, tokens, states = ctx.saved_tensors
-        g = grad.clone(memory_format=torch.contiguous_format)  # g[t] = dLoss/dh_t once the loop has passed t
-        for t in range(g.shape[0] - 1, 0, -1):
-            g[t - 1].addcmul_(a_seq[t], g[t])
-        grad_a_seq = torch.zeros_like(g)
-        torch.mul(g[1:], states[:-1], out=grad_a_seq[1:])  # h_{-1} = 0: no gate gradient at t = 0
+        grad_a_seq, g = _scan_backward(a_seq, states, grad)
         n = g.shape[2]
         flat_tokens = tokens.t().reshape(-1)
         grad_a = _token_sums(flat_tokens, grad_a_seq.view(-1, n), ctx.vocab)
         grad_b = _token_sums(flat_tokens, g.view(-1, n), ctx.vocab)
         return grad_a, grad_b, None
+
+
+class GatedSequenceScan(torch.autograd.Function):
+    """h_t = a_t ⊙ h_{t-1} + b_t from h_{-1} = 0, with a gate and an input per position (the layer of a
+    stack): a_seq, b_seq [L, B, N] (L >= 1) -> states [L, B, N], time-major; the same hand-written
+    backward as GatedScan, without the per-token sums."""
+
+    @staticmethod
+    def forward(ctx: Any, a_seq: torch.Tensor, b_seq: torch.Tensor) -> torch.Tensor:
+        states = _scan_forward(a_seq, b_seq)
+        ctx.save_for_backward(a_seq, states)
+        return states
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        a_seq, states = ctx.saved_tensors
+        return _scan_backward(a_seq, states, grad)
 
 
 class GatedSSM(SequenceModel):
@@ -128,3 +162,37 @@ def init_gated_parameters(model: nn.Module) -> None:
     with torch.no_grad():
         model.G.uniform_(1.0, 3.0)
         model.B.uniform_(-1.0 / model.vocab_size ** 0.5, 1.0 / model.vocab_size ** 0.5)
+
+
+class GatedLayer(RecurrentLayer):
+    """The gated recurrence over a continuous input x_t in R^d, for `layers` > 1 (stack.py):
+
+        a_t = gate(G x_t + g),   b_t = B x_t,   h_t = a_t ⊙ h_{t-1} + b_t,   h_{-1} = 0,
+
+    G a Linear(d, N) (its bias uniform in [1, 3] at first, as the token model's gates), B a bias-free
+    Linear(d, N). Fast path: `GatedSequenceScan`; `ReferenceGatedLayer` (gated_reference.py) is the
+    per-step loop.
+    """
+
+    def __init__(self, d_model: int, state_size: int, negative_eigenvalues: bool = False) -> None:
+        super().__init__()
+        self.state_size = state_size
+        self.negative_eigenvalues = negative_eigenvalues
+        self.G = nn.Linear(d_model, state_size)
+        self.B = nn.Linear(d_model, state_size, bias=False)
+        with torch.no_grad():
+            self.G.bias.uniform_(1.0, 3.0)
+
+    @property
+    def state_dim(self) -> int:
+        return self.state_size
+
+    def scan(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[1] == 0:
+            return x.new_zeros(x.shape[0], 0, self.state_size)
+        time_major = x.transpose(0, 1)
+        a_seq = gate(self.G(time_major), self.negative_eigenvalues)
+        return GatedSequenceScan.apply(a_seq.contiguous(), self.B(time_major).contiguous()).transpose(0, 1)
+
+    def step(self, states: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return torch.addcmul(self.B(x), gate(self.G(x), self.negative_eigenvalues), states)

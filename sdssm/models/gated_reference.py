@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from sdssm.models.base import SequenceModel
+from sdssm.models.gated import GatedLayer
 from sdssm.models.readout import make_readout
 
 
@@ -62,3 +63,24 @@ class ReferenceGatedSSM(SequenceModel):
 
     def readout(self, states: torch.Tensor) -> torch.Tensor:
         return self.head(self.norm(states))
+
+
+class ReferenceGatedLayer(GatedLayer):
+    """GatedLayer per sample and per step, straight from the equations (for tests): same parameters.
+
+    For each sample b and step t: a = sigmoid(G x_t + g) (or 2 sigmoid(.) - 1), h_t = a * h_{t-1} + B x_t.
+    """
+
+    def scan(self, x: torch.Tensor) -> torch.Tensor:
+        samples = []
+        for b in range(x.shape[0]):
+            h = x.new_zeros(self.state_size)
+            states = []
+            for t in range(x.shape[1]):
+                a = torch.sigmoid(self.G.weight @ x[b, t] + self.G.bias)
+                if self.negative_eigenvalues:
+                    a = 2.0 * a - 1.0
+                h = a * h + self.B.weight @ x[b, t]
+                states.append(h)
+            samples.append(torch.stack(states) if states else x.new_zeros(0, self.state_size))
+        return torch.stack(samples)

@@ -103,6 +103,7 @@ FAMILIES: dict[str, ModelFamily] = {family.name: family for family in (
     ModelFamily(
         name="gated", fields=(*COMMON_FIELDS, "negative_eigenvalues"), label="Gated",
         builder="sdssm.models.gated:GatedSSM", extra=lambda c: {"negative_eigenvalues": c.negative_eigenvalues},
+        layer="sdssm.models.gated:GatedLayer",
         variant=lambda c: "gated[-1,1]" if c.negative_eigenvalues else "gated[0,1]",
         variant_labels=(("gated[0,1]", "Gated [0,1]"), ("gated[-1,1]", "Gated [-1,1]")),
         describe=lambda c: ["[-1,1]" if c.negative_eigenvalues else "[0,1]"], dense_matrices=lambda c: 1),

@@ -3,7 +3,7 @@
 As Mamba and PD-SSM stack their blocks, with d = state_size:
   x^0_t = E u_t                                    (token embedding, [V, d])
   h^l   = Layer_l(LayerNorm_l(x^{l-1}))            (the family's recurrence over a continuous input, l = 1..n)
-  x^l   = x^{l-1} + W_l h^l                        (W_l: Linear(state_dim_l -> d))
+  x^l   = x^{l-1} + W_l h^l                        (W_l: Linear(state_dim_l -> d); an LSTM passes h, not c)
   logits = head(LayerNorm(x^n))                    (the configured readout, linear or MLP)
 
 The SequenceModel contract is kept, so the trainer, both supervisions and prefix evaluation work
@@ -48,6 +48,15 @@ class RecurrentLayer(nn.Module, ABC):
     def step(self, states: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """One more input per state: states [..., state_dim], x [..., d] -> [..., state_dim]."""
 
+    @property
+    def output_dim(self) -> int:
+        """Size of what the layer passes up the residual stream (`output`)."""
+        return self.state_dim
+
+    def output(self, states: torch.Tensor) -> torch.Tensor:
+        """What the next block sees of the states: all of them (an LSTM passes h, not c)."""
+        return states
+
 
 class StackedModel(SequenceModel):
     """`layers` pre-norm residual blocks of `layer` (a RecurrentLayer class) over a token embedding.
@@ -68,7 +77,7 @@ class StackedModel(SequenceModel):
         self.embedding = nn.Embedding(self.vocab_size, d)
         self.norms = nn.ModuleList(nn.LayerNorm(d) for _ in range(layers))
         self.layers = nn.ModuleList(layer(d, state_size, **(layer_options or {})) for _ in range(layers))
-        self.projections = nn.ModuleList(nn.Linear(block.state_dim, d) for block in self.layers)
+        self.projections = nn.ModuleList(nn.Linear(block.output_dim, d) for block in self.layers)
         self.final_norm = nn.LayerNorm(d)
         self.head = make_readout(readout, d, num_classes, mlp_hidden)
         self._slices = []  # each layer's slice of the state vector; x^n is the last d entries
@@ -88,7 +97,7 @@ class StackedModel(SequenceModel):
         states = []
         for norm, block, projection in zip(self.norms, self.layers, self.projections):
             h = block.scan(norm(x))
-            x = x + projection(h)
+            x = x + projection(block.output(h))
             states.append(h)
         return torch.cat([*states, x], dim=-1)
 
@@ -100,7 +109,7 @@ class StackedModel(SequenceModel):
         new = []
         for part, norm, block, projection in zip(self._slices, self.norms, self.layers, self.projections):
             h = block.step(states[..., part], norm(x))
-            x = x + projection(h)
+            x = x + projection(block.output(h))
             new.append(h)
         return torch.cat([*new, x], dim=-1)
 

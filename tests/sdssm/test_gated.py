@@ -1,5 +1,6 @@
 """GatedSSM: the fast scan against the per-step reference in float64 (outputs and every gradient), the
-gate ranges, prefix evaluation, and that the negative-eigenvalue variant represents parity."""
+gate ranges, prefix evaluation, and that the negative-eigenvalue variant represents parity; GatedLayer
+(layers > 1) against its per-step reference at 1 and 2 layers."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import itertools
 import pytest
 import torch
 
-from sdssm.models.gated import GatedSSM
-from sdssm.models.gated_reference import ReferenceGatedSSM
-from tests.sdssm.checks import assert_fast_path_matches_reference, assert_prefix_logits_match_forward, fit_briefly
+from sdssm.models.gated import GatedLayer, GatedSSM
+from sdssm.models.gated_reference import ReferenceGatedLayer, ReferenceGatedSSM
+from tests.sdssm.checks import (assert_fast_path_matches_reference, assert_prefix_logits_match_forward, fit_briefly,
+                                stacked_pair)
 
 VARIANTS = list(itertools.product([False, True], ["linear", "mlp"], [True, False]))  # negative, readout, query
 
@@ -80,3 +82,18 @@ def test_bad_tokens_are_refused() -> None:
     model = GatedSSM(alphabet_size=2, num_classes=2, query_token=False, state_size=4)
     with pytest.raises(ValueError, match=r"tokens must lie in \[0, 2\)"):
         model.scan(torch.tensor([[0, 2]]))
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("negative, query_token", list(itertools.product([False, True], [True, False])))
+def test_stacked_layers_match_the_per_step_reference_in_float64(layers: int, negative: bool,
+                                                                 query_token: bool) -> None:
+    fast, reference = stacked_pair(GatedLayer, ReferenceGatedLayer, layers=layers, query_token=query_token,
+                                   options={"negative_eigenvalues": negative})
+    with torch.no_grad():  # gates on both sides of zero and near +-1
+        for block in fast.layers:
+            block.G.bias.uniform_(-4.0, 4.0)
+    reference.load_state_dict(fast.state_dict())
+    tokens = torch.randint(0, 3, (4, 11), generator=torch.Generator().manual_seed(1))
+    assert_fast_path_matches_reference(fast, reference, tokens)
+    assert_prefix_logits_match_forward(fast, tokens[:, :7])

@@ -2,7 +2,8 @@
 
 It holds the fast path (gated.py) to the maths in tests: same constructor and parameter names, so
 `reference.load_state_dict(fast.state_dict())` gives the same function. Nothing is shared with the fast
-path except the base class and the readout head.
+path except the base class and the readout head. The reference of the stacked layer
+subclasses the fast layer for its parameters only (and `step`); its `scan` is its own loop.
 
 For each step t and every sample b, with token v = u_t[b]:
   a   = sigmoid(G[v])  (or 2 sigmoid(G[v]) - 1 with negative eigenvalues)

@@ -86,6 +86,7 @@ class ModelFamily:
 FAMILIES: dict[str, ModelFamily] = {family.name: family for family in (
     ModelFamily(
         name="sdssm", fields=(*COMMON_FIELDS, "k", "p"), label="SD-SSM", builder="sdssm.models.sdssm:SDSSM",
+        layer="sdssm.models.sdssm:SDSSMLayer",
         extra=lambda c: {"k": c.k, "p": c.p}, describe=lambda c: [f"k={c.k}", f"p={c.p:g}"],
         dense_matrices=lambda c: c.k, readout_in_label=True),
     ModelFamily(

@@ -23,6 +23,9 @@ together in float64.
 
 Parameters: `select` (nn.Linear(V, k): W and b), `A` [k, N, N] (the dictionary), `B` [V, N] (row v is
 B e_v, i.e. the transposed weight of a bias-free Linear(V, N)), `norm` (LayerNorm(N)), `head` (readout).
+
+`SDSSMLayer` is the same recurrence over a continuous input, the block `layers: n` stacks
+(sdssm/models/stack.py); `ReferenceSDSSMLayer` (sdssm_reference.py) is its per-sample, per-step loop.
 """
 from __future__ import annotations
 
@@ -38,7 +41,8 @@ from sdssm.models.dense_scan import (check_inputs, check_tokens, dense_scan, gat
 from sdssm.models.prefix_states import PrefixStates
 from sdssm.models.pair_scan import pair_ids, pair_tables_backward, pair_tables_forward, pairs_pay_off
 from sdssm.models.readout import make_readout
-from sdssm.models.transitions import transition_matrices, transitions_backward, transitions_forward
+from sdssm.models.stack import RecurrentLayer
+from sdssm.models.transitions import NORM_FLOOR, transition_matrices, transitions_backward, transitions_forward
 
 # Evaluation produces states in chunks of about this many floats (256K = 1 MiB in float32: one L2 cache).
 EVAL_CHUNK_ELEMENTS = 1 << 18
@@ -213,3 +217,56 @@ class SDSSM(SequenceModel):
         if not self.query_token:
             return states
         return torch.addmm(self.B[self.query_id], states, a_hat[self.query_id].t())
+
+
+class SDSSMLayer(RecurrentLayer):
+    """SD-SSM's recurrence over a continuous input x_t in R^d, for `layers` > 1 (stack.py):
+
+        s_t = softmax(W x_t + b),   A_t = colnorm_p(sum_i s_t,i A_i),   h_t = A_t h_{t-1} + B x_t,   h_{-1} = 0,
+
+    W, b a Linear(d, k), B a bias-free Linear(d, N), the dictionary A [k, N, N] initialised as the token
+    model's. A_t now differs at every position, so no [V, N, N] table exists: the fast path builds the
+    batch's B matrices of one step with one GEMM (selection weights times the flattened dictionary),
+    normalises their columns and applies them with one batched matrix-vector product (`baddbmm`), under
+    autograd. State h, N reals.
+    """
+
+    def __init__(self, d_model: int, state_size: int, k: int = 8, p: float = 1.2) -> None:
+        super().__init__()
+        if k < 1 or state_size < 1 or not p >= 1.0:
+            raise ValueError(f"need k >= 1, state_size >= 1, p >= 1; got k={k}, state_size={state_size}, p={p}")
+        self.k, self.p, self.state_size = k, float(p), state_size
+        self.select = nn.Linear(d_model, k)
+        self.A = nn.Parameter(torch.empty(k, state_size, state_size))
+        self.B = nn.Linear(d_model, state_size, bias=False)
+        bound_a = math.sqrt(6.0) / math.sqrt(2.0 * state_size)
+        with torch.no_grad():
+            self.A.uniform_(-bound_a, bound_a)
+
+    @property
+    def state_dim(self) -> int:
+        return self.state_size
+
+    def _transitions(self, weights: torch.Tensor) -> torch.Tensor:
+        """A_t [R, N, N] from selection weights [R, k]: the mixture, then each column over its L_p norm."""
+        n = self.state_size
+        mixed = (weights @ self.A.view(self.k, n * n)).view(-1, n, n)
+        norms = mixed.abs().pow(self.p).sum(dim=1, keepdim=True).pow(1.0 / self.p)
+        return mixed / norms.clamp_min(NORM_FLOOR)
+
+    def scan(self, x: torch.Tensor) -> torch.Tensor:
+        batch, length, _ = x.shape
+        weights = torch.softmax(self.select(x), dim=-1)  # [B, L, k]
+        inputs = self.B(x)  # [B, L, N]
+        h = x.new_zeros(batch, self.state_size, 1)
+        states = []
+        for t in range(length):
+            h = torch.baddbmm(inputs[:, t, :, None], self._transitions(weights[:, t]), h)
+            states.append(h[..., 0])
+        return torch.stack(states, dim=1) if states else x.new_zeros(batch, 0, self.state_size)
+
+    def step(self, states: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        lead = states.shape[:-1]
+        a = self._transitions(torch.softmax(self.select(x), dim=-1).reshape(-1, self.k))
+        h = torch.baddbmm(self.B(x).reshape(-1, self.state_size, 1), a, states.reshape(-1, self.state_size, 1))
+        return h.view(*lead, self.state_size)

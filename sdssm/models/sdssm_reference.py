@@ -2,7 +2,8 @@
 
 It exists to hold the fast path (sdssm.py) to the maths in tests: same constructor, same parameter
 names, so `reference.load_state_dict(fast.state_dict())` gives the same function. Nothing here shares
-code with the fast path except the base class and the readout head.
+code with the fast path except the base class and the readout head. The reference of the stacked layer
+subclasses the fast layer for its parameters only (and `step`); its `scan` is its own loop.
 
 For each step t and every sample b, with u = one-hot(token) over the vocabulary V:
   s      = softmax(W u + b_sel)                    [k]
@@ -21,6 +22,7 @@ from torch import nn
 
 from sdssm.models.base import SequenceModel
 from sdssm.models.readout import make_readout
+from sdssm.models.sdssm import SDSSMLayer
 
 
 class ReferenceSDSSM(SequenceModel):
@@ -76,3 +78,25 @@ class ReferenceSDSSM(SequenceModel):
 
     def readout(self, states: torch.Tensor) -> torch.Tensor:
         return self.head(self.norm(states))
+
+
+class ReferenceSDSSMLayer(SDSSMLayer):
+    """SDSSMLayer per sample and per step, straight from the equations (for tests): same parameters.
+
+    For each sample b and step t: s = softmax(W x_t + b_sel), M = sum_i s_i A_i, column j of M divided by
+    (sum_i |M_ij|^p)^(1/p), h_t = Â h_{t-1} + B x_t.
+    """
+
+    def scan(self, x: torch.Tensor) -> torch.Tensor:
+        samples = []
+        for b in range(x.shape[0]):
+            h = x.new_zeros(self.state_size)
+            states = []
+            for t in range(x.shape[1]):
+                s = torch.softmax(self.select.weight @ x[b, t] + self.select.bias, dim=0)
+                m = sum(s[i] * self.A[i] for i in range(self.k))
+                col_norm = torch.linalg.vector_norm(m, ord=self.p, dim=0)
+                h = (m / col_norm.clamp_min(1e-30)) @ h + self.B.weight @ x[b, t]
+                states.append(h)
+            samples.append(torch.stack(states) if states else x.new_zeros(0, self.state_size))
+        return torch.stack(samples)

@@ -1,4 +1,5 @@
-"""The fast SD-SSM (sdssm.py + dense_scan.py) against the per-step reference, in float64."""
+"""The fast SD-SSM (sdssm.py + dense_scan.py) against the per-step reference, in float64; SDSSMLayer
+(layers > 1) against its per-sample reference at 1 and 2 layers."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import torch
 from sdssm.config import TrialConfig
 from sdssm.models import build_model
 from sdssm.models.dense_scan import DenseScan, dense_scan
-from sdssm.models.sdssm import SDSSM, LastState
+from sdssm.models.sdssm import SDSSM, LastState, SDSSMLayer
 from sdssm.models.transitions import TransitionMatrices, transition_matrices
-from sdssm.models.sdssm_reference import ReferenceSDSSM
+from sdssm.models.sdssm_reference import ReferenceSDSSM, ReferenceSDSSMLayer
+from tests.sdssm.checks import assert_fast_path_matches_reference, assert_prefix_logits_match_forward, stacked_pair
 
 ATOL = 1e-10
 
@@ -325,3 +327,14 @@ def test_prefixes_gradient_differs_from_last() -> None:
         training_loss(fast, tokens, labels, mask, supervision)[0].backward()
         by_supervision[supervision] = fast.A.grad.clone()
     assert not torch.allclose(by_supervision["last"], by_supervision["prefixes"])
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("query", [True, False])
+@pytest.mark.parametrize("p", [1.0, 1.3, 2.0])
+def test_stacked_layers_match_the_per_sample_reference_in_float64(layers: int, query: bool, p: float) -> None:
+    fast, reference = stacked_pair(SDSSMLayer, ReferenceSDSSMLayer, layers=layers, query_token=query,
+                                   options={"k": 3, "p": p})
+    tokens = torch.randint(0, 3, (3, 9), generator=torch.Generator().manual_seed(1))
+    assert_fast_path_matches_reference(fast, reference, tokens, grad_rtol=1e-9, grad_atol=1e-11)
+    assert_prefix_logits_match_forward(fast, tokens[:, :6])

@@ -8,6 +8,9 @@ paths agree to rounding. The RNN's `scan` is the fused layer; `step` applies its
 the LSTM the state vector is [h, c] and nn.LSTM returns c only for the last position, so `scan` is an
 explicit loop over time (one addmm per step, token terms gathered from a [V, 4N] table) and the fused
 layer serves `forward` and query-free `prefix_logits`, which need only h.
+
+`RNNLayer` and `LSTMLayer` are the same recurrences over a continuous input, the blocks `layers: n` stacks
+(sdssm/models/stack.py), each with its per-step reference (`ReferenceRNNLayer`, `ReferenceLSTMLayer`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from torch import nn
 
 from sdssm.models.base import SequenceModel
 from sdssm.models.readout import make_readout
+from sdssm.models.stack import RecurrentLayer
 
 
 def _one_hot(tokens: torch.Tensor, vocab_size: int, like: torch.Tensor) -> torch.Tensor:
@@ -129,3 +133,106 @@ class LSTMModel(_TorchRecurrent):
         if self.query_token:
             return super().prefix_logits(tokens)
         return self.head(self._hidden(tokens))
+
+
+class RNNLayer(RecurrentLayer):
+    """The Elman recurrence over a continuous input x_t in R^d, for `layers` > 1 (stack.py):
+    h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), h_{-1} = 0. Fast path: torch's fused nn.RNN(d, N);
+    `ReferenceRNNLayer` is the cell equation one step at a time. State h, N reals."""
+
+    def __init__(self, d_model: int, state_size: int) -> None:
+        super().__init__()
+        self.state_size = state_size
+        self.rnn = nn.RNN(d_model, state_size, nonlinearity="tanh", batch_first=True)
+
+    @property
+    def state_dim(self) -> int:
+        return self.state_size
+
+    def scan(self, x: torch.Tensor) -> torch.Tensor:
+        return self.rnn(x)[0]
+
+    def step(self, states: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        r = self.rnn
+        return torch.tanh(F.linear(x, r.weight_ih_l0, r.bias_ih_l0) + F.linear(states, r.weight_hh_l0, r.bias_hh_l0))
+
+
+class ReferenceRNNLayer(RNNLayer):
+    """RNNLayer per step, straight from the cell equation (for tests): same parameters."""
+
+    def scan(self, x: torch.Tensor) -> torch.Tensor:
+        r = self.rnn
+        h = x.new_zeros(x.shape[0], self.state_size)
+        states = []
+        for t in range(x.shape[1]):
+            h = torch.tanh(x[:, t] @ r.weight_ih_l0.t() + r.bias_ih_l0 + h @ r.weight_hh_l0.t() + r.bias_hh_l0)
+            states.append(h)
+        return torch.stack(states, dim=1)
+
+
+class LSTMLayer(RecurrentLayer):
+    """The LSTM recurrence over a continuous input x_t in R^d, for `layers` > 1 (stack.py), torch's gate
+    order i, f, g, o, h_{-1} = c_{-1} = 0; state [h, c] (2N), and the block passes h up the stream.
+
+    Fast path: the input terms W_ih x_t + b_ih + b_hh of every position in one GEMM, then one addmm and
+    the gates per step (nn.LSTM returns c only for the last position, and the stack's state holds every
+    c). `ReferenceLSTMLayer` is the cell equations one step at a time.
+    """
+
+    def __init__(self, d_model: int, state_size: int) -> None:
+        super().__init__()
+        self.state_size = state_size
+        self.lstm = nn.LSTM(d_model, state_size, batch_first=True)
+
+    @property
+    def state_dim(self) -> int:
+        return 2 * self.state_size
+
+    @property
+    def output_dim(self) -> int:
+        return self.state_size
+
+    def output(self, states: torch.Tensor) -> torch.Tensor:
+        return states[..., : self.state_size]
+
+    def _cell(self, pre: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        i, f, g, o = pre.chunk(4, dim=-1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        return torch.sigmoid(o) * torch.tanh(c), c
+
+    def scan(self, x: torch.Tensor) -> torch.Tensor:
+        m = self.lstm
+        inputs = F.linear(x.transpose(0, 1), m.weight_ih_l0, m.bias_ih_l0 + m.bias_hh_l0)  # [L, B, 4N]
+        w_hh = m.weight_hh_l0.t()
+        h = x.new_zeros(x.shape[0], self.state_size)
+        c = torch.zeros_like(h)
+        states = []
+        for t in range(x.shape[1]):
+            h, c = self._cell(torch.addmm(inputs[t], h, w_hh), c)
+            states.append(torch.cat([h, c], dim=-1))
+        return torch.stack(states, dim=1) if states else x.new_zeros(x.shape[0], 0, self.state_dim)
+
+    def step(self, states: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        m = self.lstm
+        h, c = states[..., : self.state_size], states[..., self.state_size:]
+        pre = F.linear(x, m.weight_ih_l0, m.bias_ih_l0) + F.linear(h, m.weight_hh_l0, m.bias_hh_l0)
+        return torch.cat(self._cell(pre, c), dim=-1)
+
+
+class ReferenceLSTMLayer(LSTMLayer):
+    """LSTMLayer per step, straight from the cell equations (for tests): same parameters.
+    i = sigmoid(W_ii x + b_ii + W_hi h + b_hi), f, g (tanh), o likewise; c' = f c + i g; h' = o tanh(c')."""
+
+    def scan(self, x: torch.Tensor) -> torch.Tensor:
+        m, n = self.lstm, self.state_size
+        h = x.new_zeros(x.shape[0], n)
+        c = torch.zeros_like(h)
+        states = []
+        for t in range(x.shape[1]):
+            pre = x[:, t] @ m.weight_ih_l0.t() + m.bias_ih_l0 + h @ m.weight_hh_l0.t() + m.bias_hh_l0
+            i, f = torch.sigmoid(pre[:, :n]), torch.sigmoid(pre[:, n:2 * n])
+            g, o = torch.tanh(pre[:, 2 * n:3 * n]), torch.sigmoid(pre[:, 3 * n:])
+            c = f * c + i * g
+            h = o * torch.tanh(c)
+            states.append(torch.cat([h, c], dim=-1))
+        return torch.stack(states, dim=1)

@@ -96,8 +96,10 @@ FAMILIES: dict[str, ModelFamily] = {family.name: family for family in (
         variant=lambda c: "diagonal+B" if c.use_b else "diagonal",
         variant_labels=(("diagonal+B", "Diagonal+B"), ("diagonal", "Diagonal")),
         describe=lambda c: ["B" if c.use_b else "noB"], readout_in_label=True),
-    ModelFamily(name="rnn", fields=COMMON_FIELDS, label="RNN", builder="sdssm.models.recurrent:ElmanRNN"),
-    ModelFamily(name="lstm", fields=COMMON_FIELDS, label="LSTM", builder="sdssm.models.recurrent:LSTMModel"),
+    ModelFamily(name="rnn", fields=COMMON_FIELDS, label="RNN", builder="sdssm.models.recurrent:ElmanRNN",
+                layer="sdssm.models.recurrent:RNNLayer"),
+    ModelFamily(name="lstm", fields=COMMON_FIELDS, label="LSTM", builder="sdssm.models.recurrent:LSTMModel",
+                layer="sdssm.models.recurrent:LSTMLayer"),
     ModelFamily(
         name="pdssm", fields=(*COMMON_FIELDS, "k"), label="PD-SSM", builder="sdssm.models.pdssm:PDSSM",
         extra=lambda c: {"k": c.k}, describe=lambda c: [f"k={c.k}"], dense_matrices=lambda c: c.k),

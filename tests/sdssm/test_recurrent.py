@@ -1,5 +1,5 @@
 """ElmanRNN and LSTMModel: scan / step / prefix evaluation agree, gradients reach every parameter,
-and both train."""
+and both train; RNNLayer and LSTMLayer (layers > 1) against their per-step references at 1 and 2 layers."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import torch
 from torch import nn
 
 from sdssm.models.base import SequenceModel
-from sdssm.models.recurrent import ElmanRNN, LSTMModel
-from tests.sdssm.checks import assert_prefix_logits_match_forward, fit_briefly
+from sdssm.models.recurrent import (ElmanRNN, LSTMLayer, LSTMModel, ReferenceLSTMLayer, ReferenceRNNLayer,
+                                    RNNLayer)
+from tests.sdssm.checks import (assert_fast_path_matches_reference, assert_prefix_logits_match_forward, fit_briefly,
+                                stacked_pair)
 
 FAMILIES = [ElmanRNN, LSTMModel]
 VARIANTS = list(itertools.product(FAMILIES, ["linear", "mlp"], [True, False]))  # family, readout, query
@@ -108,3 +110,14 @@ def test_cuda_matches_cpu(family: type[SequenceModel]) -> None:
     x = tokens_for(model, batch=4, length=40)
     cpu = model.prefix_logits(x)
     torch.testing.assert_close(model.cuda().prefix_logits(x.cuda()).cpu(), cpu)
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("query_token", [True, False])
+@pytest.mark.parametrize("layer, reference", [(RNNLayer, ReferenceRNNLayer), (LSTMLayer, ReferenceLSTMLayer)])
+def test_stacked_layers_match_the_per_step_reference_in_float64(layer: type, reference: type, layers: int,
+                                                                 query_token: bool) -> None:
+    fast, ref = stacked_pair(layer, reference, layers=layers, query_token=query_token)
+    tokens = torch.randint(0, 3, (4, 11), generator=torch.Generator().manual_seed(1))
+    assert_fast_path_matches_reference(fast, ref, tokens)
+    assert_prefix_logits_match_forward(fast, tokens[:, :7])

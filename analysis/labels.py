@@ -9,8 +9,10 @@ One place decides how a trial is called in a report:
   automaton's `name` (sdssm.sweep.store.task_label; two automata never share a column);
 - task columns follow the paper's order (parity_check, even_pairs, cycle_navigation, modular_arithmetic,
   C2xC4, D4, A5), then other tasks alphabetically;
-- whether a task's automaton is commutative comes from the `tasks` registry when it can be imported, and
-  from the paper's table otherwise ("unknown" for tasks neither knows).
+- whether a task's automaton is commutative (and its number of classes) comes from the store, which records
+  it when the trials are registered; for a database written before it did (schema version 2), from the
+  `tasks` registry when it can be imported (this imports torch: seconds), and from the paper's table
+  otherwise ("unknown" for tasks none of them knows).
 """
 
 from __future__ import annotations
@@ -116,8 +118,12 @@ class TaskFacts:
         return "commutative" if self.commutative else "non-commutative"
 
 
-def task_facts(task: str, params: dict[str, Any] | None = None) -> TaskFacts:
-    """Commutativity and number of classes of a task: the registry's answer, else the paper's table."""
+def task_facts(task: str, params: dict[str, Any] | None = None,
+               recorded: tuple[bool | None, int | None] | None = None) -> TaskFacts:
+    """Commutativity and number of classes of a task: what the store `recorded` at registration, else the
+    registry's answer, else the paper's table."""
+    if recorded is not None and recorded[0] is not None:
+        return TaskFacts(commutative=recorded[0], num_classes=recorded[1])
     items = tuple(sorted((params or {}).items(), key=lambda kv: kv[0]))
     try:
         return _facts_cached(task, items)

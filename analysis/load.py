@@ -19,7 +19,9 @@ from typing import Any
 import pandas as pd
 
 from analysis.labels import TaskFacts, family_label, model_label, model_sort_key, task_facts, task_sort_key
-from sdssm.sweep.store import ACTIVE_STATUSES, DONE_STATUSES, Store, TrialStatus, distinct_task_labels, mask_url
+from sdssm.sweep.store import (
+    ACTIVE_STATUSES, DONE_STATUSES, Store, TrialStatus, distinct_task_labels, mask_url, params_key,
+)
 
 
 class ReportError(ValueError):
@@ -138,7 +140,10 @@ def load(store: Store, sweeps: Sequence[str] | None = None, *, all_sweeps: bool 
     lengths = lengths.dropna(subset=["accuracy"]).sort_values(["key", "length"]).reset_index(drop=True)
 
     firsts = trials.drop_duplicates("task_label")
-    facts = {row.task_label: task_facts(row.task, row.task_params) for row in firsts.itertuples()}
+    recorded = store.task_facts()  # no torch: the registry is asked only for tasks not recorded
+    facts = {row.task_label: task_facts(row.task, row.task_params,
+                                        recorded.get((row.task, params_key(row.task_params)[1])))
+             for row in firsts.itertuples()}
     task_order = [label for _, label in sorted(
         (task_sort_key(row.task, row.task_label), row.task_label) for row in firsts.itertuples())]
     models = trials.drop_duplicates("model_label")

@@ -14,7 +14,24 @@ automaton spec format.
 
 from __future__ import annotations
 
-from tasks.base import Batch, Task
-from tasks.registry import describe, get, names
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tasks.base import Batch, Task
+    from tasks.registry import describe, get, names
 
 __all__ = ["Batch", "Task", "describe", "get", "names"]
+
+# Imported on first use (PEP 562): they import torch (seconds), and a light submodule such as
+# tasks.bounded_yaml (which `report` reads claims files with) must not pay for it.
+_LAZY = {"Batch": "tasks.base", "Task": "tasks.base", "describe": "tasks.registry", "get": "tasks.registry",
+         "names": "tasks.registry"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'tasks' has no attribute {name!r}")

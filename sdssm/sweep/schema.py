@@ -2,8 +2,15 @@
 
 Version 2 of the schema: trial statuses are TrialStatus values (the column holds the value string, so
 SQLite and PostgreSQL read it alike), a trial may be 'interrupted', a trial has a `restore_note`, and the
-`driver_leases` table holds one row per sweep whose driver is (or was) running. A database of another
-version is refused by the store (Store._check_or_create_schema) with a message naming both versions.
+`driver_leases` table holds one row per sweep whose driver is (or was) running.
+
+Version 3 adds the `task_facts` table: each task instance's commutativity and number of classes, recorded
+when its trials are registered, so `report` reads them without building the task (no torch import).
+Migration: a writer (a store opened with create=True, as `run` opens it) upgrades a version-2 database in
+place (the table is created and filled from the task registry; Store._upgrade); a reader (`report`,
+`status`) reads a version-2 database as it is and takes the facts from the task registry instead. A
+database of any other version is refused by the store (Store._check_or_create_schema) with a message
+naming both versions.
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from sdssm.trial_status import ACTIVE_STATUSES, DONE_STATUSES, TrialStatus  # noqa: F401 - re-exported
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = (2, 3)  # 2: without task_facts (read as is; a writer upgrades it)
 
 
 def _status_values(statuses: type[TrialStatus]) -> list[str]:
@@ -138,3 +146,16 @@ class DriverLeaseRow(Base):
     token: Mapped[str] = mapped_column(String(64))
     since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class TaskFact(Base):
+    """What the analysis needs to know of one task instance (task + parameters), recorded when its trials
+    are registered. `params_digest` is a hash of the canonical JSON of the parameters (an automaton's may be
+    long: too long for an index), `params` that JSON. None: the registry could not say."""
+
+    __tablename__ = "task_facts"
+    task: Mapped[str] = mapped_column(String(100), primary_key=True)
+    params_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    params: Mapped[str] = mapped_column(Text)
+    commutative: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    num_classes: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -33,8 +33,8 @@ from sdssm.config import TrialConfig
 from sdssm.models.registry import variant_of as registry_variant_of
 from sdssm.results import finite_or_none  # the one non-finite rule
 from sdssm.sweep.schema import (
-    ACTIVE_STATUSES, DONE_STATUSES, SCHEMA_VERSION, Base, DriverLeaseRow, LengthAccuracy, Meta, Metric, Sweep,
-    SweepTrial, Trial, TrialStatus,
+    ACTIVE_STATUSES, DONE_STATUSES, READABLE_VERSIONS, SCHEMA_VERSION, Base, DriverLeaseRow, LengthAccuracy, Meta,
+    Metric, Sweep, SweepTrial, TaskFact, Trial, TrialStatus,
 )
 
 __all__ = [
@@ -167,6 +167,27 @@ def task_label_of(config: TrialConfig) -> str:
     return task_label(config.task, config.task_params)
 
 
+def params_key(params: Mapping[str, Any] | None) -> tuple[str, str]:
+    """(digest, canonical JSON) of a task's parameters: how the task_facts table names a task instance."""
+    canonical = _canonical(dict(params or {}))
+    return hashlib.sha256(canonical.encode()).hexdigest(), canonical
+
+
+def registry_task_facts(task: str, params: Mapping[str, Any] | None = None) -> tuple[bool | None, int | None]:
+    """(commutative, number of classes) of a task instance, from the task registry (imports torch); (None,
+    None) where the registry cannot build it."""
+    try:
+        import tasks  # noqa: PLC0415 - torch: at registration, never on report's path for a version-3 database
+
+        built = tasks.get(task, **dict(params or {}))
+    except Exception:  # noqa: BLE001 - unknown task, refused parameters, a registry being edited
+        return None, None
+    classes = getattr(built, "num_classes", None)
+    commutative = getattr(built, "commutative", None)
+    return (bool(commutative) if commutative is not None else None,
+            classes if isinstance(classes, int) and not isinstance(classes, bool) else None)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # pysqlite starts transactions only before writes, so a read of several tables would see several
     # snapshots. Take transaction control from it; _sqlite_begin emits BEGIN for reads and writes alike.
@@ -207,13 +228,22 @@ class Store:
     def __init__(self, url: str = DEFAULT_DB_URL, *, create: bool = True) -> None:
         self.url = normalize_url(url)
         self.create = create
+        self._version: int | None = None  # the database's schema version, once opened
         self._engine: Engine | None = None
         self._sessions: sessionmaker[Session] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"url": self.url, "create": self.create, "_engine": None, "_sessions": None}
+        return {"url": self.url, "create": self.create, "_version": None, "_engine": None, "_sessions": None}
 
     # --- connection -------------------------------------------------------------------------
+    @property
+    def version(self) -> int:
+        """The database's schema version (opens it): SCHEMA_VERSION, or an older one of READABLE_VERSIONS
+        that a reader reads as is."""
+        _ = self.engine
+        assert self._version is not None
+        return self._version
+
     @property
     def engine(self) -> Engine:
         if self._engine is None:
@@ -288,13 +318,32 @@ class Store:
                     Base.metadata.create_all(connection)
                     connection.execute(Meta.__table__.insert().values(key="schema_version",
                                                                       value=str(SCHEMA_VERSION)))
+                    self._version = SCHEMA_VERSION
                     return
-        with Session(engine) as session:
-            row = session.get(Meta, "schema_version")
-        version = int(row.value) if row is not None else None
-        if version != SCHEMA_VERSION:
-            raise StoreError(f"{mask_url(self.url)} has schema version {version}; this sdssm-sweep reads version "
-                             f"{SCHEMA_VERSION}")
+        version = _schema_version(engine)
+        if version not in READABLE_VERSIONS:
+            raise StoreError(f"{mask_url(self.url)} has schema version {version}; this sdssm-sweep reads versions "
+                             f"{', '.join(map(str, READABLE_VERSIONS))}")
+        if version != SCHEMA_VERSION and self.create and not _sqlite_read_only(make_url(self.url)):
+            version = self._upgrade(engine)
+        self._version = version
+
+    def _upgrade(self, engine: Engine) -> int:
+        """Bring an older database to SCHEMA_VERSION in one transaction (under the same lock as creating
+        the schema, so two writers upgrade once). 2 -> 3: the task_facts table, filled for the trials
+        already there. Returns the version now recorded."""
+        with engine.connect().execution_options(sqlite_immediate=True) as connection, connection.begin():
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(7428311)"))
+            version = int(connection.execute(select(Meta.value).where(Meta.key == "schema_version")).scalar_one())
+            if version == 2:
+                Base.metadata.create_all(connection, tables=[TaskFact.__table__])
+                instances = {(task, json.dumps((config or {}).get("task_params") or {}, sort_keys=True))
+                             for task, config in connection.execute(select(Trial.task, Trial.config))}
+                _insert_task_facts(connection, ((task, json.loads(params)) for task, params in instances))
+                version = 3
+            connection.execute(update(Meta).where(Meta.key == "schema_version").values(value=str(version)))
+        return version
 
     def _refuse_foreign(self, tables: set[str]) -> None:
         if tables:
@@ -373,6 +422,7 @@ class Store:
             for chunk in _chunks(sorted(members - wanted)):
                 session.execute(delete(SweepTrial).where(SweepTrial.sweep_id == sweep.id,
                                                          SweepTrial.trial_key.in_(chunk)))
+            _insert_task_facts(session, ((c.task, c.task_params) for c in configs))
 
     def mark_running(self, key: str, *, node: str | None = None) -> None:
         with self.session() as session:
@@ -573,6 +623,15 @@ class Store:
             found = dict(session.execute(query).all())
         return {name: found.get(name) or "" for name in names}
 
+    def task_facts(self) -> dict[tuple[str, str], tuple[bool | None, int | None]]:
+        """(task, canonical JSON of its parameters) -> (commutative, number of classes), as recorded when the
+        trials were registered. Empty for a version-2 database (read as is): callers ask the registry."""
+        if self.version < 3:
+            return {}
+        with self.session() as session:
+            rows = session.execute(select(TaskFact.task, TaskFact.params, TaskFact.commutative, TaskFact.num_classes))
+            return {(task, params): (commutative, classes) for task, params, commutative, classes in rows}
+
     def sweeps_by_last_run(self) -> list[str]:
         """Sweep names, the most recently run first (a rerun of an older sweep makes it the latest)."""
         with self.session() as session:
@@ -651,6 +710,33 @@ def _chunks(keys: Iterable[str], size: int = 10_000) -> Iterator[list[str]]:
     keys = list(keys)
     for start in range(0, len(keys), size):
         yield keys[start:start + size]
+
+
+def _schema_version(engine: Engine) -> int | None:
+    with Session(engine) as session:
+        row = session.get(Meta, "schema_version")
+    return int(row.value) if row is not None else None
+
+
+def _insert_task_facts(connection: Session | Connection,
+                       instances: Iterable[tuple[str, Mapping[str, Any] | None]]) -> None:
+    """Record the facts of the task instances not recorded yet (the registry builds each new one once)."""
+    wanted = {}
+    for task, params in instances:
+        digest, canonical = params_key(params)
+        wanted.setdefault((task, digest), (canonical, params))
+    if not wanted:
+        return
+    known = set(connection.execute(select(TaskFact.task, TaskFact.params_digest).where(
+        TaskFact.task.in_(sorted({task for task, _ in wanted})))).all())
+    rows = []
+    for (task, digest), (canonical, params) in wanted.items():
+        if (task, digest) not in known:
+            commutative, classes = registry_task_facts(task, params)
+            rows.append({"task": task, "params_digest": digest, "params": canonical, "commutative": commutative,
+                         "num_classes": classes})
+    if rows:  # an upsert: two drivers registering the same new task at once both succeed
+        _upsert(connection, TaskFact, rows, ("task", "params_digest"))
 
 
 def _get_trial(session: Session, key: str) -> Trial:

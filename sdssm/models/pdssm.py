@@ -23,6 +23,9 @@ The last is the straight-through gradient of P as if it were softmax(M): one GEM
 positions (dense_scan.outer_sums_by_token). The softmax and mix of the [V, N, N] tables are left to
 autograd. `ReferencePDSSM` (pdssm_reference.py) runs the same maths per sample and per step with
 autograd's own straight-through estimator; tests hold the two together in float64.
+
+`PDLayer` is the same recurrence over a continuous input, the block `layers: n` stacks
+(sdssm/models/stack.py); `ReferencePDLayer` (pdssm_reference.py) is its per-sample, per-step loop.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from torch import nn
 from sdssm.models.base import SequenceModel
 from sdssm.models.dense_scan import check_tokens, outer_sums_by_token
 from sdssm.models.readout import make_readout
+from sdssm.models.stack import RecurrentLayer
 
 
 class PDScan(torch.autograd.Function):
@@ -157,3 +161,75 @@ class PDSSM(SequenceModel):
 
     def readout(self, states: torch.Tensor) -> torch.Tensor:
         return self.head(self.norm(states))
+
+
+class PDLayer(RecurrentLayer):
+    """PD-SSM's recurrence over a continuous input x_t in R^d, for `layers` > 1 (stack.py):
+
+        M_t = sum_i softmax(S x_t + s)_i A_i,   P_t = one-hot of argmax_n M_t[m, n] per row (straight-through
+        with softmax_n M_t's gradient),   D_t = sigmoid(R x_t + r) * exp(i 2π sigmoid(Φ x_t + φ)),
+        h_t = D_t ⊙ (P_t h_{t-1}) + B x_t,   h_{-1} = e_0,
+
+    S, R, Φ Linear maps from d (R's bias uniform in [1, 3] at first, as the token model's magnitudes), B a
+    bias-free Linear(d, 2N) read as (Re, Im). State [Re h, Im h], 2N reals.
+
+    Fast path, batched over the strings: per step one GEMM for the batch's mixtures M_t, a gather for
+    P_t h (row m reads h[idx[m]]) and one complex multiply-add; the straight-through gradient of P_t enters
+    as softmax(M_t) h - its detached value (0 in value; gradient d soft = dz h^T, none to h, whose gradient
+    is the gather's). `ReferencePDLayer` (pdssm_reference.py) multiplies by the matrix P per sample.
+    """
+
+    def __init__(self, d_model: int, state_size: int, k: int = 8) -> None:
+        super().__init__()
+        if k < 1 or state_size < 1:
+            raise ValueError(f"need k >= 1 and state_size >= 1, got k={k}, state_size={state_size}")
+        n = state_size
+        self.state_size, self.k = n, k
+        self.select = nn.Linear(d_model, k)
+        self.A = nn.Parameter(torch.randn(k, n, n) / math.sqrt(n))
+        self.magnitude = nn.Linear(d_model, n)
+        self.phase = nn.Linear(d_model, n)
+        self.B = nn.Linear(d_model, 2 * n, bias=False)
+        with torch.no_grad():
+            self.magnitude.bias.uniform_(1.0, 3.0)
+        self.register_buffer("h0", F.one_hot(torch.tensor(0), 2 * n).float(), persistent=True)  # e_0, real
+
+    @property
+    def state_dim(self) -> int:
+        return 2 * self.state_size
+
+    def _inputs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(selection weights [..., k], D [..., N] complex, B x [..., N] complex) of inputs x [..., d]."""
+        n = self.state_size
+        d = torch.polar(torch.sigmoid(self.magnitude(x)), 2 * math.pi * torch.sigmoid(self.phase(x)))
+        b = self.B(x)
+        return torch.softmax(self.select(x), dim=-1), d, torch.complex(b[..., :n], b[..., n:])
+
+    def _step(self, h: torch.Tensor, weights: torch.Tensor, d: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """h [R, N] complex, weights [R, k], d and b [R, N] complex -> the next h."""
+        n = self.state_size
+        mixed = (weights @ self.A.view(self.k, n * n)).view(-1, n, n)
+        soft = torch.softmax(mixed, dim=-1).to(h.dtype)
+        held = torch.bmm(soft, h.detach()[..., None])[..., 0]
+        z = h.gather(1, mixed.detach().argmax(dim=-1)) + (held - held.detach())
+        return torch.addcmul(b, d, z)
+
+    def scan(self, x: torch.Tensor) -> torch.Tensor:
+        weights, d, b = self._inputs(x)
+        h0 = self.h0.to(x.dtype)
+        h = torch.complex(h0[: self.state_size], h0[self.state_size:]).expand(x.shape[0], -1)
+        states = []
+        for t in range(x.shape[1]):
+            h = self._step(h, weights[:, t], d[:, t], b[:, t])
+            states.append(h)
+        if not states:
+            return x.new_zeros(x.shape[0], 0, self.state_dim)
+        hs = torch.stack(states, dim=1)
+        return torch.cat([hs.real, hs.imag], dim=-1)
+
+    def step(self, states: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        n, lead = self.state_size, states.shape[:-1]
+        weights, d, b = self._inputs(x.reshape(-1, x.shape[-1]))
+        flat = states.reshape(-1, 2 * n)
+        h = self._step(torch.complex(flat[:, :n], flat[:, n:]), weights, d, b)
+        return torch.cat([h.real, h.imag], dim=-1).view(*lead, 2 * n)

@@ -7,7 +7,8 @@ with token v = u_t[b]:
   D   = sigmoid(magnitude[v]) * exp(i 2π sigmoid(phase[v]))
   h_t = D * (P h_{t-1}) + b_re[v] + i b_im[v],   h_{-1} = e_0
 The straight-through estimator is autograd's own (the detach trick), written independently of the
-fast path's hand-written gradient.
+fast path's hand-written gradient. The reference of the stacked layer (`ReferencePDLayer`) subclasses the
+fast layer for its parameters only (and `step`); its `scan` is its own loop.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sdssm.models.base import SequenceModel
+from sdssm.models.pdssm import PDLayer
 from sdssm.models.readout import make_readout
 
 
@@ -77,3 +79,29 @@ class ReferencePDSSM(SequenceModel):
 
     def readout(self, states: torch.Tensor) -> torch.Tensor:
         return self.head(self.norm(states))
+
+
+class ReferencePDLayer(PDLayer):
+    """PDLayer per sample and per step, straight from the equations (for tests): same parameters; P is the
+    N x N matrix (onehot(argmax M) - softmax M).detach() + softmax M, multiplied with h."""
+
+    def scan(self, x: torch.Tensor) -> torch.Tensor:
+        n = self.state_size
+        h0 = self.h0.to(x.dtype)
+        samples = []
+        for b in range(x.shape[0]):
+            h, states = torch.complex(h0[:n], h0[n:]), []
+            for t in range(x.shape[1]):
+                u = x[b, t]
+                s = torch.softmax(self.select.weight @ u + self.select.bias, dim=0)
+                m = sum(s[i] * self.A[i] for i in range(self.k))
+                soft = torch.softmax(m, dim=-1)
+                p = (F.one_hot(m.argmax(dim=-1), n).to(m.dtype) - soft).detach() + soft
+                modulus = torch.sigmoid(self.magnitude.weight @ u + self.magnitude.bias)
+                angle = 2 * math.pi * torch.sigmoid(self.phase.weight @ u + self.phase.bias)
+                d = modulus * torch.exp(1j * angle)
+                bx = self.B.weight @ u
+                h = d * (p.to(h.dtype) @ h) + torch.complex(bx[:n], bx[n:])
+                states.append(torch.cat([h.real, h.imag]))
+            samples.append(torch.stack(states))
+        return torch.stack(samples)

@@ -102,6 +102,7 @@ FAMILIES: dict[str, ModelFamily] = {family.name: family for family in (
                 layer="sdssm.models.recurrent:LSTMLayer"),
     ModelFamily(
         name="pdssm", fields=(*COMMON_FIELDS, "k"), label="PD-SSM", builder="sdssm.models.pdssm:PDSSM",
+        layer="sdssm.models.pdssm:PDLayer",
         extra=lambda c: {"k": c.k}, describe=lambda c: [f"k={c.k}"], dense_matrices=lambda c: c.k),
     ModelFamily(
         name="gated", fields=(*COMMON_FIELDS, "negative_eigenvalues"), label="Gated",

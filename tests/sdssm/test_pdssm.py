@@ -1,5 +1,6 @@
 """PDSSM: the fast scan against the per-step complex reference in float64 (outputs and every gradient,
-the straight-through one included), prefix evaluation, and that one layer emulates an automaton."""
+the straight-through one included), prefix evaluation, and that one layer emulates an automaton; PDLayer
+(layers > 1) against its per-sample reference at 1 and 2 layers."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import itertools
 import pytest
 import torch
 
-from sdssm.models.pdssm import PDSSM
-from sdssm.models.pdssm_reference import ReferencePDSSM
-from tests.sdssm.checks import assert_fast_path_matches_reference, assert_prefix_logits_match_forward, fit_briefly
+from sdssm.models.pdssm import PDLayer, PDSSM
+from sdssm.models.pdssm_reference import ReferencePDLayer, ReferencePDSSM
+from tests.sdssm.checks import (assert_fast_path_matches_reference, assert_prefix_logits_match_forward, fit_briefly,
+                                stacked_pair)
 
 VARIANTS = list(itertools.product(["linear", "mlp"], [True, False]))  # readout, query token
 
@@ -71,3 +73,13 @@ def test_bad_tokens_are_refused() -> None:
     model = PDSSM(alphabet_size=2, num_classes=2, query_token=False, state_size=4, k=2)
     with pytest.raises(ValueError, match=r"tokens must lie in \[0, 2\)"):
         model.scan(torch.tensor([[0, 2]]))
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("query_token", [True, False])
+def test_stacked_layers_match_the_per_sample_reference_in_float64(layers: int, query_token: bool) -> None:
+    fast, reference = stacked_pair(PDLayer, ReferencePDLayer, layers=layers, query_token=query_token,
+                                   options={"k": 3}, state_size=5)
+    tokens = torch.randint(0, 3, (4, 11), generator=torch.Generator().manual_seed(1))
+    assert_fast_path_matches_reference(fast, reference, tokens, grad_rtol=1e-9, grad_atol=1e-11)
+    assert_prefix_logits_match_forward(fast, tokens[:, :7])

@@ -22,6 +22,10 @@ from tests.sdssm.checks import assert_prefix_logits_match_forward
 STACKED = [name for name, entry in FAMILIES.items() if entry.layer]
 
 
+def test_every_family_has_a_layer() -> None:
+    assert STACKED == list(FAMILIES)
+
+
 def small(name: str, **changes: object) -> TrialConfig:
     values = dict(task="parity_check", model=name, state_size=8, k=3, batch_size=8, train_max_length=6,
                   test_max_length=8, eval_samples=4, final_eval_samples=4, lr=1e-3, device="cpu", layers=2)
@@ -89,3 +93,13 @@ def test_bad_layers_are_refused_with_one_message(value: object, shown: str) -> N
     with pytest.raises(TrialConfigError) as info:
         TrialConfig(layers=value)
     assert str(info.value) == f"layers: must be an integer in 1..16, got {shown}"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+@pytest.mark.parametrize("name", STACKED)
+def test_a_stack_on_cuda_matches_cpu(name: str) -> None:
+    torch.manual_seed(0)
+    model = build_model(small(name), alphabet_size=3, num_classes=4).double()
+    x = torch.randint(0, 3, (4, 12), generator=torch.Generator().manual_seed(1))
+    cpu = model.prefix_logits(x)
+    torch.testing.assert_close(model.cuda().prefix_logits(x.cuda()).cpu(), cpu)

@@ -43,7 +43,7 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from sdssm.config import field_names
+from sdssm.config import LATER_FIELD_DEFAULTS, field_names
 from sdssm.sweep.spec import NAME_PATTERN, SpecError, read_yaml
 
 HOLDS, FAILS, NO_DATA = "holds", "fails", "not enough data"
@@ -215,9 +215,12 @@ def _config(value: Any) -> dict[str, Any]:
 
 
 def _matches(configs: pd.Series, selection: dict[str, Any] | None) -> pd.Series:
+    """Which stored configs have every selected field at one of its values. A config stored before a field
+    existed (LATER_FIELD_DEFAULTS: supervision, layers) had that field's default."""
     wanted = {key: value if isinstance(value, list) else [value] for key, value in (selection or {}).items()}
 
     def one(config: dict[str, Any]) -> bool:
+        config = {**LATER_FIELD_DEFAULTS, **config}
         return all(key in config and any(_same(config[key], v) for v in values) for key, values in wanted.items())
 
     return configs.map(one).astype(bool)

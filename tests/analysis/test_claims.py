@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from analysis.claims import FAILS, HOLDS, NO_DATA, ClaimsError, evaluate_files, load_claims
+from analysis.claims import FAILS, HOLDS, NO_DATA, ClaimsError, _matches, evaluate_files, load_claims
 from sdssm.cli import main
 from sdssm.sweep.store import Store
 
@@ -184,3 +185,11 @@ def test_a_value_just_under_the_threshold_never_reads_as_it() -> None:
     from analysis.claims import _value
 
     assert _value(99.896, 99.9) == "99.8960" and _value(99.86, 99.9) == "99.86" and _value(99.9, 99.9) == "99.90"
+
+
+def test_a_selection_by_depth_keeps_layers_apart_and_reads_old_configs_as_one_layer() -> None:
+    configs = pd.Series([{"model": "diagonal"},  # stored before `layers` existed: one layer
+                         {"model": "diagonal", "layers": 1}, {"model": "diagonal", "layers": 2}])
+    assert _matches(configs, {"model": "diagonal", "layers": 1}).tolist() == [True, True, False]
+    assert _matches(configs, {"model": "diagonal", "layers": 2}).tolist() == [False, False, True]
+    assert _matches(configs, {"model": "diagonal", "layers": [1, 2]}).tolist() == [True, True, True]

@@ -90,9 +90,12 @@ def summarize(trials: pd.DataFrame, metric: str = "beyond_pct") -> Summary:
 
 # --- text ---------------------------------------------------------------------------------------
 def pct(value: float, signed: bool = False) -> str:
-    """A percentage with one decimal ('99.9', '+1.2' when signed); '—' for NaN."""
+    """A percentage with one decimal ('99.9', '+1.2' or '-0.3' when signed); '—' for NaN. A value that
+    rounds to zero reads '0.0', never '-0.0' or '+0.0': at this precision it has no sign."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return EMPTY
+    if round(value, 1) == 0:
+        return "0.0"
     return f"{value:+.1f}" if signed else f"{value:.1f}"
 
 

@@ -160,7 +160,7 @@ def readout_ablation(frame: pd.DataFrame, data: ReportData) -> str:
         "Δ beyond": pct(row["delta_beyond_pct"], signed=True),
         "linear mean beyond": row["linear_mean_beyond"], "MLP mean beyond": row["mlp_mean_beyond"],
         "Δ mean beyond": pct(row["delta_mean_beyond_pct"], signed=True),
-        "trials linear / MLP": f"{row['linear_counts']} / {row['mlp_counts']}",
+        "linear trials": row["linear_counts"], "MLP trials": row["mlp_counts"],
     } for _, row in frame.iterrows()])
     out.append(md_table(_sweep_column(table, frame, data)))
     return "\n".join(out) + "\n"

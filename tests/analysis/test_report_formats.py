@@ -21,7 +21,9 @@ FAILED = "Failed trials"
 
 
 def pct(value: float, signed: bool = False) -> str:
-    return "—" if math.isnan(value) else (f"{value:+.1f}" if signed else f"{value:.1f}")
+    if math.isnan(value):
+        return "—"
+    return "0.0" if round(value, 1) == 0 else (f"{value:+.1f}" if signed else f"{value:.1f}")
 
 
 # --- markdown --------------------------------------------------------------------------------------
@@ -70,7 +72,8 @@ def test_markdown_readout_ablation(reports: dict[str, Report]) -> None:
     r = row(rows, task=E.PARITY, model="SD-SSM")
     assert r["linear in-dist."] == pct(a["linear_in_range_pct"]) and r["linear beyond"] == pct(a["linear_beyond_pct"])
     assert r["MLP in-dist."] == pct(a["mlp_in_range_pct"]) and r["MLP beyond"] == pct(a["mlp_beyond_pct"])
-    assert r["Δ in-dist."] == "+0.0" and r["Δ beyond"] == "-35.0"
+    assert r["Δ in-dist."] == "0.0" and r["Δ beyond"] == "-35.0"  # no sign on a zero
+    assert (r["linear trials"], r["MLP trials"]) == ("8/8", "2/2")  # one count per column, never "8/8 / 2/2"
     assert r["linear mean beyond"] == "96.7 ± 5.8 (n=3)" and r["MLP mean beyond"] == "62.5 ± 3.5 (n=2)"
     assert r["Δ mean beyond"] == pct(a["delta_mean_beyond_pct"], signed=True) == "-34.2"
     mod = row(rows, task=E.MODA, model="SD-SSM")  # the MLP side has no result: shown, not dropped

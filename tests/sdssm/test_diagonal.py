@@ -156,3 +156,19 @@ def test_a_stacked_layer_without_b_stays_on_the_unit_circle() -> None:
         h = states[..., 8 * layer: 8 * layer + 8]
         torch.testing.assert_close(h[..., :4].square() + h[..., 4:].square(), torch.ones(2, 300, 4, dtype=torch.float64),
                                    rtol=0, atol=1e-12)
+
+
+def test_float32_stacked_layer_is_as_accurate_as_its_float32_loop_at_length_500() -> None:
+    # Phases are summed in float64 over time: the closed form must add nothing to float32's own rounding.
+    fast, reference = stacked_pair(DiagonalLayer, ReferenceDiagonalLayer, layers=1, query_token=False,
+                                   state_size=8)
+    x = torch.randn(4, 500, 8, generator=torch.Generator().manual_seed(6), dtype=torch.float64)
+    layer, loop = fast.layers[0], reference.layers[0]
+    with torch.no_grad():
+        exact = loop.scan(x)  # float64 (stacked_pair builds float64 models)
+        fast32 = copy.deepcopy(layer).float().scan(x.float()).double()
+        loop32 = copy.deepcopy(loop).float().scan(x.float()).double()
+    scale = exact.abs().amax(dim=-1, keepdim=True).clamp(min=1.0)
+    fast_err, loop_err = ((fast32 - exact).abs() / scale).max(), ((loop32 - exact).abs() / scale).max()
+    assert fast_err < 1e-3
+    assert fast_err < 2 * loop_err + 1e-6

@@ -215,11 +215,14 @@ def _is_input_error(exc: Exception) -> bool:
 
 def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     from sdssm.sweep.spec import load_spec
-    from sdssm.sweep.summary import summary_table
+    from sdssm.sweep.summary import planned_trials, search_table, summary_table
 
     spec = load_spec(args.spec)
     console.print(summary_table(spec))
-    console.print(f"[green]{escape(str(args.spec))}[/] is valid: {len(spec.trials)} trials")
+    if (search := search_table(spec)) is not None:
+        console.print(search)
+    up_to = "up to " if spec.search.method == "tpe" else ""
+    console.print(f"[green]{escape(str(args.spec))}[/] is valid: {up_to}{len(planned_trials(spec))} trials")
     return 0
 
 

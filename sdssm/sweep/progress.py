@@ -85,12 +85,11 @@ class SweepProgress:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.name = name
         self.console = console or Console(emoji=False)
-        self.configs = {c.key: c for c in configs}
-        self.status: dict[str, TrialStatus] = {c.key: TrialStatus.PENDING for c in configs}
-        tasks = distinct_task_labels((c.task, c.task_params) for c in configs)
-        self.tasks = {c.key: task for c, task in zip(configs, tasks)}  # the report's name of each task instance
-        shown = {c.model for c in configs if c.supervision != "last"}  # models with another supervision
-        self.labels = {c.key: _row_label(c, self.tasks[c.key], c.model in shown) for c in configs}
+        self.configs: dict[str, TrialConfig] = {}
+        self.status: dict[str, TrialStatus] = {}
+        self.tasks: dict[str, str] = {}  # the report's name of each task instance
+        self.labels: dict[str, str] = {}
+        self.add(configs)
         self.peak: dict[str, float] = {}  # row label -> best periodic evaluation so far (any trial)
         self.final: dict[str, float] = {}  # row label -> best final evaluation of a finished trial
         self.trial_peak: dict[str, float] = {}  # trial key -> its best periodic evaluation so far
@@ -123,6 +122,17 @@ class SweepProgress:
             self.print_plain()
 
     # --- events -------------------------------------------------------------------------------
+    def add(self, configs: list[TrialConfig]) -> None:
+        """Trials to show, pending (a TPE search adds each proposal's trials while the sweep runs)."""
+        for config in configs:
+            self.configs.setdefault(config.key, config)
+            self.status.setdefault(config.key, TrialStatus.PENDING)
+        every = list(self.configs.values())
+        tasks = distinct_task_labels((c.task, c.task_params) for c in every)
+        self.tasks = {c.key: task for c, task in zip(every, tasks)}
+        shown = {c.model for c in every if c.supervision != "last"}  # models with another supervision
+        self.labels = {c.key: _row_label(c, self.tasks[c.key], c.model in shown) for c in every}
+
     def update(self, key: str, status: TrialStatus | str, *, result: dict[str, Any] | None = None,
                retry: bool = False) -> None:
         if key not in self.status:

@@ -9,8 +9,10 @@ One driver per sweep and database: a run first takes the sweep's lease (sdssm/sw
 heartbeats it; a second driver is refused, and a driver whose heartbeat stopped is taken over (its
 trials resume). Then, in this order, each step able to refuse the run before any trial is registered:
 the storage folder, Ray (started or reached) and whether it can place a trial; only then are the
-sweep and its trials registered and run. When the run ends, however it ends (done, Ctrl-C, SIGTERM,
-an error), the trials it left running are marked interrupted, never left running.
+sweep and its trials registered and run (a TPE search registers each proposal's trials when it is
+proposed, and a rerun resumes the search from the store: sdssm/sweep/search.py). When the run ends,
+however it ends (done, Ctrl-C, SIGTERM, an error), the trials it left running are marked interrupted,
+never left running.
 """
 
 from __future__ import annotations
@@ -228,14 +230,14 @@ def run_sweep(spec: SweepSpec, options: RunOptions, console: Console | None = No
     check_machine(resources, spec, options)  # before Ray starts, before the store is touched
     storage = storage_folder(options.storage_path)
     store = Store(options.db_url)
-    keys = [c.key for c in spec.trials]
+    keys = [c.key for c in spec.trials]  # a TPE search's: its members in the store, read when it ends
     registered: list[str] = []  # the trials this run registered to train
     skipped = interrupted = 0
     with StopSignals() as signals:
         try:
             lease = store.acquire_lease(spec.name, stale_after_s=LEASE_STALE_AFTER_S)
         except StopRequested:
-            return RunSummary(len(keys), 0, 0, _counts(store, spec), time.monotonic() - started,
+            return RunSummary(len(keys), 0, 0, _counts(store, keys), time.monotonic() - started,
                               signals.received)
         keeper = LeaseKeeper(store, lease, on_lost=signals.request_stop).start()
         try:
@@ -243,21 +245,25 @@ def run_sweep(spec: SweepSpec, options: RunOptions, console: Console | None = No
                 console.print(f"[yellow]took over[/] sweep {escape(spec.name)} from a driver that is gone "
                               f"({escape(lease.took_over_from)}); its unfinished trials resume from their "
                               "checkpoints")
-            statuses = store.statuses(keys)
-            todo = [c for c in spec.trials if statuses.get(c.key) not in DONE_STATUSES]
-            skipped = len(keys) - len(todo)
-            if not todo:
-                plan(spec, store)  # the sweep's members follow its spec
-                console.print(f"sweep {escape(spec.name)}: all {len(keys)} trials are already done "
-                              "(see `sdssm-sweep report`)")
+            if spec.search.method == "tpe":
+                skipped = _run_tpe(spec, options, store, registered, resources, storage, console, signals,
+                                   trainable, keeper)
             else:
-                with _ray(options, console, signals):
-                    available = check_cluster(resources, spec)
-                    keeper.check()
-                    todo, checkpoints = plan(spec, store)
-                    registered = [c.key for c in todo]
-                    _fit(spec, options, store, todo, checkpoints, resources, available, storage, console,
-                         signals, trainable)
+                statuses = store.statuses(keys)
+                todo = [c for c in spec.trials if statuses.get(c.key) not in DONE_STATUSES]
+                skipped = len(keys) - len(todo)
+                if not todo:
+                    plan(spec, store)  # the sweep's members follow its spec
+                    console.print(f"sweep {escape(spec.name)}: all {len(keys)} trials are already done "
+                                  "(see `sdssm-sweep report`)")
+                else:
+                    with _ray(options, console, signals):
+                        available = check_cluster(resources, spec)
+                        keeper.check()
+                        todo, checkpoints = plan(spec, store)
+                        registered.extend(c.key for c in todo)
+                        _fit(spec, options, store, todo, checkpoints, resources, available, storage, console,
+                             signals, trainable)
         except StopRequested:
             pass  # a signal outside Tune's loop (or a second one): `signals.received` says which
         finally:
@@ -267,7 +273,9 @@ def run_sweep(spec: SweepSpec, options: RunOptions, console: Console | None = No
                 interrupted = store.mark_interrupted(registered)
                 store.release_lease(lease)
         keeper.check()
-    return RunSummary(len(keys), skipped, len(registered), _counts(store, spec), time.monotonic() - started,
+    if spec.search.method == "tpe":
+        keys = [c.key for c in store.sweep_configs(spec.name)]
+    return RunSummary(len(keys), skipped, len(registered), _counts(store, keys), time.monotonic() - started,
                       signals.received, interrupted, lease.took_over_from)
 
 
@@ -298,7 +306,6 @@ def _fit(spec: SweepSpec, options: RunOptions, store: Store, todo: list[TrialCon
 
     from sdssm.sweep.callback import StoreCallback
     from sdssm.sweep.progress import SweepProgress
-    from sdssm.sweep.trainable import run_trial
 
     # Our own live progress replaces Tune's; the legacy reporter at verbose=0 prints nothing.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
@@ -313,26 +320,105 @@ def _fit(spec: SweepSpec, options: RunOptions, store: Store, todo: list[TrialCon
                              interval_s=options.progress_interval_s)
     scheduler = _scheduler(spec)
     callback = StoreCallback(store.url, progress, scheduler_stops_trials=scheduler is not None)
-    tuner = tune.Tuner(
-        tune.with_resources(trainable or run_trial, resources),
-        param_space={"trial": tune.grid_search(
-            [trial_params(c, resources, checkpoints.get(c.key), options) for c in todo])},
-        tune_config=tune.TuneConfig(
-            max_concurrent_trials=spec.max_concurrent, scheduler=scheduler, reuse_actors=True,
-            trial_dirname_creator=lambda trial: trial.config["trial"]["key"],
-            trial_name_creator=lambda trial: trial.config["trial"]["key"]),
-        run_config=tune.RunConfig(
-            name=f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}", storage_path=str(storage),
-            callbacks=[callback], verbose=0,
-            failure_config=tune.FailureConfig(max_failures=spec.max_failures),
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=2)),
-    )
+    tuner = _tuner(spec, storage, callback, trainable, resources, scheduler=scheduler,
+                   param_space={"trial": tune.grid_search(
+                       [trial_params(c, resources, checkpoints.get(c.key), options) for c in todo])})
     with progress:
         try:
             tuner.fit()
         finally:
             signals.record_only()
     console.print()
+
+
+def _tuner(spec: SweepSpec, storage: Path, callback: Any, trainable: Callable[[dict[str, Any]], None] | None,
+           resources: dict[str, float], *, param_space: dict[str, Any], **tune_config: Any) -> Any:
+    """The sweep's Tuner: one Tune trial per trial config (named by its key), results to `callback`."""
+    from ray import tune
+
+    from sdssm.sweep.trainable import run_trial
+
+    return tune.Tuner(
+        tune.with_resources(trainable or run_trial, resources),
+        param_space=param_space,
+        tune_config=tune.TuneConfig(
+            max_concurrent_trials=spec.max_concurrent, reuse_actors=True,
+            trial_dirname_creator=lambda trial: trial.config["trial"]["key"],
+            trial_name_creator=lambda trial: trial.config["trial"]["key"], **tune_config),
+        run_config=tune.RunConfig(
+            name=f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}", storage_path=str(storage),
+            callbacks=[callback], verbose=0,
+            failure_config=tune.FailureConfig(max_failures=spec.max_failures),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=2)),
+    )
+
+
+def _run_tpe(spec: SweepSpec, options: RunOptions, store: Store, registered: list[str],
+             resources: dict[str, float], storage: Path, console: Console, signals: StopSignals,
+             trainable: Callable[[dict[str, Any]], None] | None, keeper: LeaseKeeper) -> int:
+    """A TPE search (sdssm/sweep/search.py): resumed from the store, each proposal registered when it is
+    proposed (its keys appended to `registered` when they are to run). Returns the trials already done
+    when the run began."""
+    from sdssm.sweep.callback import StoreCallback
+    from sdssm.sweep.progress import SweepProgress
+    from sdssm.sweep.search import SeedRepeats, optuna_searcher, plan_tpe
+
+    search = spec.search
+    assert search.num_samples is not None
+    tpe = plan_tpe(spec, store)
+    statuses = store.statuses([c.key for c in tpe.members])
+    done = sum(statuses.get(c.key) in DONE_STATUSES for c in tpe.members)
+    register_args = {"description": spec.description, "spec_path": str(spec.source_path),
+                     "spec_text": spec.source_text}
+    if tpe.remaining == 0:
+        store.register_sweep(spec.name, tpe.members, **register_args)
+        console.print(f"sweep {escape(spec.name)}: all {search.num_samples} TPE points are already done "
+                      f"({len(tpe.members)} trials; see `sdssm-sweep report`)")
+        return done
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    with _ray(options, console, signals):
+        available = check_cluster(resources, spec)
+        keeper.check()
+        members = list(tpe.members)
+        store.register_sweep(spec.name, members, **register_args)
+        concurrency = int(available.get("CPU", 1) // max(resources["cpu"], 1e-9)) or 1
+        if spec.max_concurrent:
+            concurrency = min(concurrency, spec.max_concurrent)
+        console.print(f"sweep {escape(spec.name)}: TPE, {search.num_samples} points x {len(search.seeds)} "
+                      f"seed(s); {len(tpe.evaluated)} point(s) already done, {tpe.remaining} to propose "
+                      f"({len(tpe.unfinished)} of them resumed), up to {concurrency} trials at a time; "
+                      f"checkpoints under {escape(str(storage))}")
+        progress = SweepProgress(spec.name, [], already_done=done, concurrency=concurrency, console=console,
+                                 interval_s=options.progress_interval_s)
+
+        def register(configs: tuple[TrialConfig, ...]) -> int:
+            known = {c.key for c in members}
+            joined = [c for c in configs if c.key not in known]
+            members.extend(joined)
+            if joined:
+                store.register_sweep(spec.name, members, **register_args)
+            statuses = store.statuses([c.key for c in configs])
+            todo = [c for c in configs if statuses.get(c.key) not in DONE_STATUSES and c.key not in registered]
+            store.reset_interrupted([c.key for c in todo])
+            registered.extend(c.key for c in todo)
+            progress.add(todo)
+            return len(joined)
+
+        def params(config: TrialConfig) -> dict[str, Any]:
+            return trial_params(config, resources, store.checkpoint_paths([config.key]).get(config.key), options)
+
+        searcher = SeedRepeats(search, optuna_searcher(search, tpe), tpe.remaining, store, register, params)
+        scheduler = _scheduler(spec)
+        callback = StoreCallback(store.url, progress, scheduler_stops_trials=scheduler is not None)
+        tuner = _tuner(spec, storage, callback, trainable, resources, param_space={}, scheduler=scheduler,
+                       search_alg=searcher, num_samples=tpe.remaining * len(search.seeds))
+        with progress:
+            try:
+                tuner.fit()
+            finally:
+                signals.record_only()
+        console.print()
+    return done
 
 
 def storage_folder(path: str) -> Path:
@@ -370,8 +456,8 @@ def _scheduler(spec: SweepSpec) -> Any:
                          max_t=10**9)
 
 
-def _counts(store: Store, spec: SweepSpec) -> dict[str, int]:
-    statuses = store.statuses([c.key for c in spec.trials])
+def _counts(store: Store, keys: list[str]) -> dict[str, int]:
+    statuses = store.statuses(keys)
     counts: dict[str, int] = {}
     for status in statuses.values():
         counts[status] = counts.get(status, 0) + 1

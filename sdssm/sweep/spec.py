@@ -23,6 +23,7 @@ A spec is what a researcher writes (see sweeps/*.yaml)::
     max_concurrent: 2                 # or null: as many as the resources allow
     scheduler: none                   # none | asha (asha: {grace_period, reduction_factor})
     max_failures: 2                   # retries of a failing trial (from its checkpoint)
+    search: {method: grid}            # grid | random | tpe (random, tpe: num_samples, seed; see below)
 
 Precedence for one trial: TrialConfig defaults < train < grid combination < model_overrides[model] <
 overrides[task]; an include entry (crossed over its own lists) replaces the grid combination and wins
@@ -31,6 +32,15 @@ over both override sections.
 not read (k for an LSTM) never matches. Trials come in grid order (first axis outermost, then the
 override axes, then the include entries) and are deduplicated by `TrialConfig.key`, first one kept.
 `1e-4` (no dot) reads as a number, unlike plain YAML 1.1, and duplicate keys are an error.
+
+Search beyond the grid: with `search: {method: random | tpe, num_samples: N, seed: S}` a grid axis may be a
+distribution (`lr: {loguniform: [1.0e-4, 3.0e-3]}`, `uniform`, `int`, `choice`; sdssm/sweep/space.py), and
+distributions are allowed nowhere else. random draws N configurations of the distributions from seed S
+(the same file always draws the same ones) and crosses each with the list axes (seed: repeats), so its
+trials are concrete here like a grid's, first sample outermost. tpe leaves the drawing to OptunaSearch at
+run time (sdssm/sweep/search.py): its trials are not known here (`trials` is empty), `search.expand` turns
+one proposed point into its trials (one per seed), and seed is the only list axis it allows.
+include and exclude are grid-only.
 """
 
 from __future__ import annotations
@@ -42,7 +52,8 @@ import itertools
 import json
 import math
 import re
-from collections.abc import Iterator
+import typing
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -50,11 +61,12 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from sdssm.config import (ALL_MODEL_FIELDS, MODEL_FIELDS, TrialConfig, TrialConfigError, field_names, suggest,
-                          trial_problems)
+from sdssm.config import (ALL_MODEL_FIELDS, MAX_SEED, MODEL_FIELDS, TrialConfig, TrialConfigError, field_names,
+                          suggest, trial_problems)
+from sdssm.sweep.space import DISTRIBUTIONS, MAX_SAMPLES, Distribution, sample
 
-__all__ = ["AshaConfig", "MAX_TRIALS", "Resources", "SpecError", "SweepSpec", "TOP_LEVEL_KEYS", "load_spec",
-           "parse_spec", "read_yaml"]
+__all__ = ["AshaConfig", "MAX_TRIALS", "Resources", "Search", "SearchConfig", "SpecError", "SweepSpec",
+           "TOP_LEVEL_KEYS", "load_spec", "parse_spec", "read_yaml"]
 
 MAX_TRIALS = 100_000  # candidates (before exclude and dedup) a spec may expand to
 MAX_LISTED = 10  # problems shown in one SpecError message
@@ -105,6 +117,17 @@ class AshaConfig(BaseModel):
     reduction_factor: float = Field(4.0, gt=1, allow_inf_nan=False, description="a number > 1")
 
 
+class SearchConfig(BaseModel):
+    """How the sweep picks its configurations: the grid's product, seeded random draws, or TPE."""
+
+    model_config = _STRICT
+    method: Literal["grid", "random", "tpe"] = Field("grid", description="one of: grid, random, tpe")
+    num_samples: int | None = Field(None, ge=1, le=MAX_SAMPLES, description=(
+        f"an integer in 1..{MAX_SAMPLES} (configurations drawn; each runs once per seed), required with "
+        "method random or tpe"))
+    seed: int = Field(0, ge=0, le=MAX_SEED, description=f"an integer in 0..{MAX_SEED} (the sampler's seed)")
+
+
 class _Settings(BaseModel):
     model_config = _STRICT
     name: str = Field(pattern=NAME_PATTERN, max_length=100,
@@ -117,11 +140,32 @@ class _Settings(BaseModel):
     asha: AshaConfig = Field(default_factory=AshaConfig,
                              description="a mapping with keys grace_period, reduction_factor")
     max_failures: int = Field(2, ge=0, description="an integer >= 0")
+    search: SearchConfig = Field(default_factory=SearchConfig,
+                                 description="a mapping with keys method, num_samples, seed")
 
 
 _TRIAL_SECTIONS = ("train", "grid", "overrides", "model_overrides", "include", "exclude")
 TOP_LEVEL_KEYS = ("name", "description", *_TRIAL_SECTIONS, "resources", "max_concurrent", "scheduler",
-                  "asha", "max_failures")
+                  "asha", "max_failures", "search")
+
+
+@dataclass(frozen=True)
+class Search:
+    """The sweep's search: `method`, and for random / tpe the distributions, `num_samples`, `seed`, the
+    seeds every configuration runs with (`seeds`), and `expand`: a point (distribution field -> value) ->
+    its trials, one per seed in `seeds` order (TPE builds its proposals' trials with it)."""
+
+    method: Literal["grid", "random", "tpe"] = "grid"
+    num_samples: int | None = None
+    seed: int = 0
+    distributions: tuple[Distribution, ...] = ()
+    seeds: tuple[int, ...] = ()
+    expand: Callable[[dict[str, Any]], tuple[TrialConfig, ...]] | None = dataclasses.field(
+        default=None, compare=False, repr=False)
+
+    def point(self, config: TrialConfig) -> dict[str, Any]:
+        """The searched values of a trial (distribution field -> value)."""
+        return {d.field: getattr(config, d.field) for d in self.distributions}
 
 
 @dataclass(frozen=True)
@@ -138,6 +182,7 @@ class SweepSpec:
     max_failures: int = 2
     source_path: str = ""
     source_text: str = ""
+    search: Search = Search()
 
 
 # --- public entry points ------------------------------------------------------------------------------
@@ -268,6 +313,7 @@ class _Parser:
         self.source = source
         self.problems: list[str] = []
         self._task_names: list[str] | None = None
+        self.distributions: list[Distribution] = []  # the grid's distribution axes, in the order written
 
     def fail(self, path: str, message: str) -> None:
         line = f"{path}: {message}"
@@ -307,7 +353,9 @@ class _Parser:
             exclude.append(dict(axes))
         self.check()
         assert settings is not None
-        trials = _Expansion(self, train, grid, model_overrides, overrides, include, exclude).trials()
+        self.check_search(settings.search, data.get("search"), grid, model_overrides, overrides, include, exclude)
+        self.check()
+        search, trials = self.expand(settings.search, train, grid, model_overrides, overrides, include, exclude)
         on_cuda = sum(t.device == "cuda" for t in trials)
         if on_cuda and settings.resources.gpu == 0:
             self.fail("resources.gpu", f"{on_cuda} trial(s) ask for device cuda but no GPU is reserved; "
@@ -316,7 +364,136 @@ class _Parser:
         return SweepSpec(name=settings.name, description=settings.description, trials=trials,
                          resources=settings.resources, max_concurrent=settings.max_concurrent,
                          scheduler=settings.scheduler, asha=settings.asha,
-                         max_failures=settings.max_failures, source_path=self.source, source_text=text)
+                         max_failures=settings.max_failures, source_path=self.source, source_text=text,
+                         search=search)
+
+    # --- search beyond the grid (sdssm/sweep/space.py) ------------------------------------------------
+    def distribution(self, name: str, value: dict[Any, Any], path: str) -> None:
+        """Parse `{kind: [...]}` on grid axis `name` into self.distributions, or report what is wrong."""
+        if len(value) != 1:
+            self.fail(path, f"a distribution is a mapping with one key, got {_described(value)}; allowed: "
+                            "{loguniform: [low, high]}, {uniform: [low, high]}, {int: [low, high]}, "
+                            "{choice: [values]}")
+            return
+        (kind, args), = value.items()
+        where = f"{path}.{kind}"
+        if kind not in DISTRIBUTIONS:
+            self.fail(where, f"unknown distribution; {suggest(kind, DISTRIBUTIONS)}allowed: "
+                             f"{', '.join(DISTRIBUTIONS)}")
+            return
+        if name in ("seed", "task_params"):
+            why = "seeds are repeats: give a list of seeds" if name == "seed" else "give a list of mappings"
+            self.fail(where, f"{name} cannot be searched; {why}")
+            return
+        default = _DEFAULTS[name]
+        if kind == "choice":
+            if not isinstance(args, list) or not args:
+                self.fail(where, f"must be a non-empty list of values, got {_described(args)}")
+                return
+            located = [(v, f"{where}[{i}]") for i, v in enumerate(args)]
+            if not all([self.value_ok(name, v, p) for v, p in located]):
+                return
+            canon = [_canonical(name, v) for v in args]
+            if len(set(canon)) != len(canon):
+                self.fail(where, f"duplicate values in {_show(args)}; give each value once")
+                return
+            values = tuple(float(v) if isinstance(default, float) else v for v in args)
+        else:
+            numeric = int if kind == "int" else float
+            if isinstance(default, bool) or not isinstance(default, numeric):
+                fits = (["loguniform", "uniform"] if isinstance(default, float) else
+                        ["int"] if isinstance(default, int) and not isinstance(default, bool) else []) + ["choice"]
+                self.fail(where, f"{name} is {_kind(default)} field; allowed here: {', '.join(fits)}")
+                return
+            kinds = (int,) if kind == "int" else (int, float)
+            if (not isinstance(args, list) or len(args) != 2
+                    or not all(isinstance(v, kinds) and not isinstance(v, bool) for v in args)):
+                what = "integers" if kind == "int" else "numbers"
+                self.fail(where, f"must be [low, high], two {what}, got {_described(args)}")
+                return
+            low, high = args
+            if kind == "loguniform" and low <= 0:
+                self.fail(where, f"low must be > 0 for a log scale, got {low!r}; allowed: 0 < low < high")
+                return
+            if low >= high:
+                self.fail(where, f"low ({low!r}) must be < high ({high!r})")
+                return
+            if not all([self.value_ok(name, v, f"{where}[{i}]") for i, v in enumerate(args)]):
+                return
+            values = (numeric(low), numeric(high))
+        self.distributions.append(Distribution(name, kind, values, path))
+
+    def check_search(self, search: SearchConfig, given: Any, grid: list[tuple[str, list[Located]]],
+                     model_overrides: dict[str, list[tuple[str, list[Located]]]],
+                     overrides: dict[str, list[tuple[str, list[Located]]]],
+                     include: list[Any], exclude: list[Any]) -> None:
+        """The rules between `search` and the trial sections (see the module docstring)."""
+        given = given if isinstance(given, dict) else {}
+        if search.method == "grid":
+            for d in self.distributions:
+                self.fail(d.path, "a distribution needs search.method random or tpe (e.g. search: "
+                                  "{method: random, num_samples: 20}); with grid give a value or a list")
+            for key in ("num_samples", "seed"):
+                if key in given:
+                    self.fail(f"search.{key}", "only with method random or tpe (grid runs every combination)")
+            return
+        if search.num_samples is None:
+            self.fail("search.num_samples", f"missing; required with method {search.method}: an integer in "
+                                            f"1..{MAX_SAMPLES} (configurations drawn; each runs once per seed)")
+        if not self.distributions:
+            self.fail("grid", f"search.method {search.method} searches distributions on grid axes, but none is "
+                              "given; e.g. lr: {loguniform: [1.0e-4, 3.0e-3]} (or use method grid)")
+        for section, entries in (("include", include), ("exclude", exclude)):
+            if entries:
+                self.fail(section, f"only with search.method grid; with {search.method}, put the values "
+                                   "in grid (a list, or a distribution)")
+        searched = {d.field: d.path for d in self.distributions}
+        for section, per_name in (("model_overrides", model_overrides), ("overrides", overrides)):
+            for name, axes in per_name.items():
+                for field_name, located in axes:
+                    if field_name in searched:
+                        self.fail(f"{section}.{name}.{field_name}",
+                                  f"sets {field_name}, which the search draws ({searched[field_name]}); "
+                                  "remove one of them")
+                    elif search.method == "tpe" and len(located) > 1:
+                        self.fail(located[0][1].rsplit("[", 1)[0], _TPE_LISTS)
+        if search.method == "tpe":
+            for field_name, located in grid:
+                if field_name != "seed" and len(located) > 1:
+                    self.fail(located[0][1].rsplit("[", 1)[0], _TPE_LISTS)
+
+    def expand(self, search: SearchConfig, train: Layer, grid: list[tuple[str, list[Located]]],
+               model_overrides: dict[str, list[tuple[str, list[Located]]]],
+               overrides: dict[str, list[tuple[str, list[Located]]]],
+               include: list[list[tuple[str, list[Located]]]], exclude: list[dict[str, list[Located]]]
+               ) -> tuple[Search, tuple[TrialConfig, ...]]:
+        """The sweep's Search and its concrete trials (none for tpe: they are proposed at run time)."""
+        if search.method == "grid":
+            return Search(), _Expansion(self, train, grid, model_overrides, overrides, include, exclude).trials()
+        distributions = tuple(self.distributions)
+
+        def expand(point: dict[str, Any]) -> tuple[TrialConfig, ...]:
+            drawn = [(d.field, [(point[d.field], f"{d.path} (drawn {point[d.field]!r})")]) for d in distributions]
+            return _Expansion(self, train, grid + drawn, model_overrides, overrides, [], []).trials()
+
+        seeds = next((tuple(v for v, _ in located) for name, located in grid if name == "seed"),
+                     (train.get("seed", (_DEFAULTS["seed"], ""))[0],))
+        assert search.num_samples is not None
+        made = Search(search.method, search.num_samples, search.seed, distributions, seeds, expand)
+        if search.method == "tpe":  # every proposal builds: try the ends of each range
+            for corner in (0, -1):
+                expand({d.field: d.values[corner] for d in distributions})
+            return made, ()
+        per_point = len(expand({d.field: d.values[0] for d in distributions}))
+        if per_point * search.num_samples > MAX_TRIALS:
+            self.fail("search.num_samples", f"{search.num_samples} samples x {per_point} trials each is above "
+                                            f"{MAX_TRIALS:,} trials; lower num_samples or the list axes")
+            self.check()
+        trials: dict[str, TrialConfig] = {}
+        for point in sample(distributions, search.num_samples, search.seed):
+            for trial in expand(point):
+                trials.setdefault(trial.key, trial)
+        return made, tuple(trials.values())
 
     def settings(self, data: dict[str, Any]) -> _Settings | None:
         try:
@@ -334,7 +511,9 @@ class _Parser:
                 if e["type"] == "missing":
                     self.fail(path, f"missing; required: {allowed}")
                 else:
-                    self.fail(path, f"got {_show(e['input'])}; allowed: {allowed}")
+                    options = typing.get_args(model.model_fields[loc[-1]].annotation)
+                    hint = suggest(e["input"], options) if e["type"] == "literal_error" else ""
+                    self.fail(path, f"got {_show(e['input'])}; {hint}allowed: {allowed}")
             return None
 
     def mapping(self, value: Any, path: str, what: str, required: bool = False) -> dict[str, Any]:
@@ -382,6 +561,13 @@ class _Parser:
         """Each field with its values (a scalar is a one-value axis), in the order written."""
         out = []
         for name, item, where in self.field_items(value, path, required):
+            if isinstance(item, dict) and name != "task_params":
+                if path == "grid":
+                    self.distribution(name, item, where)
+                else:
+                    self.fail(where, "a distribution goes on a grid axis only (with search.method random or "
+                                     "tpe); here give a value or a list of values")
+                continue
             located = ([(v, f"{where}[{i}]") for i, v in enumerate(item)] if isinstance(item, list)
                        else [(item, where)])
             if not located:
@@ -429,6 +615,10 @@ class _Parser:
             self.fail(path, f"unknown task {value!r}; {suggest(value, self.task_names)}"
                             f"known: {', '.join(self.task_names)}")
         return len(self.problems) == before
+
+
+_TPE_LISTS = ("with search.method tpe, seed is the only list axis (repeats); give one value, or let TPE "
+              "pick it with a distribution, e.g. {choice: [...]}")
 
 
 def _model_at(loc: list[str]) -> type[BaseModel]:

@@ -652,6 +652,20 @@ class Store:
                 query = query.where(Trial.key.in_(_member_keys(sweeps)))
             return list(session.scalars(query))
 
+    def trials_by_key(self, keys: Iterable[str]) -> list[Trial]:
+        """The trials (detached ORM rows) with these keys; unknown keys are left out."""
+        with self.session() as session:
+            return [trial for chunk in _chunks(keys)
+                    for trial in session.scalars(select(Trial).where(Trial.key.in_(chunk)))]
+
+    def sweep_configs(self, name: str) -> list[TrialConfig]:
+        """The configs of a sweep's member trials in the order they joined it (none for an unknown sweep)."""
+        with self.session() as session:
+            rows = session.scalars(select(Trial.config).join(SweepTrial, SweepTrial.trial_key == Trial.key)
+                                   .join(Sweep, SweepTrial.sweep_id == Sweep.id).where(Sweep.name == name)
+                                   .order_by(SweepTrial.position))
+            return [TrialConfig.from_dict(config) for config in rows]
+
     def frames(self, sweeps: Sequence[str] | None = None,
                tables: Sequence[str] = ("trials", "metrics", "lengths")) -> dict[str, Any]:
         """pandas DataFrames for analysis, read in one transaction (a consistent snapshot):

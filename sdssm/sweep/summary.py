@@ -61,24 +61,28 @@ def _format(value: Any) -> str:
 
 def summary_table(spec: SweepSpec) -> Table:
     """Trial counts per task (rows) and model/readout variant (columns), with totals; the caption
-    lists the varying axes and the sweep's resources and scheduling."""
-    labels = distinct_task_labels((t.task, t.task_params) for t in spec.trials)  # one row per task instance
-    counts: Counter[tuple[str, str]] = Counter((label, variant_label(t)) for label, t in zip(labels, spec.trials))
+    lists the varying axes and the sweep's resources and scheduling. A TPE search's trials are proposed
+    while it runs: it counts the trials of its num_samples points (the most it runs), built at the lower
+    ends of its ranges, so the searched fields do not show as axes (`search_table` shows them)."""
+    trials = planned_trials(spec)
+    labels = distinct_task_labels((t.task, t.task_params) for t in trials)  # one row per task instance
+    counts: Counter[tuple[str, str]] = Counter((label, variant_label(t)) for label, t in zip(labels, trials))
     tasks = list(dict.fromkeys(labels))
-    variants = list(dict.fromkeys(variant_label(t) for t in spec.trials))
+    variants = list(dict.fromkeys(variant_label(t) for t in trials))
 
-    table = Table(title=f"sweep {escape(spec.name)}: {len(spec.trials)} trial(s)", show_footer=len(tasks) > 1)
+    title = f"sweep {escape(spec.name)}: {'up to ' if spec.search.method == 'tpe' else ''}{len(trials)} trial(s)"
+    table = Table(title=title, show_footer=len(tasks) > 1)
     table.add_column("task", footer="total")
     for variant in variants:
         table.add_column(escape(variant), justify="right",
                          footer=str(sum(n for (_, v), n in counts.items() if v == variant)))
-    table.add_column("total", justify="right", footer=str(len(spec.trials)))
+    table.add_column("total", justify="right", footer=str(len(trials)))
     for task in tasks:
         row = [counts.get((task, v), 0) for v in variants]
         table.add_row(escape(task), *(str(n) if n else "-" for n in row), str(sum(row)))
 
     lines = []
-    for name, values in varying_axes(spec.trials).items():
+    for name, values in varying_axes(trials).items():
         shown = ", ".join(_format(v) for v in values[:MAX_VALUES_SHOWN])
         more = f", ... ({len(values)} values)" if len(values) > MAX_VALUES_SHOWN else ""
         lines.append(f"{name} x{len(values)}: {shown}{more}")
@@ -90,4 +94,46 @@ def summary_table(spec: SweepSpec) -> Table:
                  f"{spec.scheduler}; max_failures {spec.max_failures}")
     table.caption = escape("\n".join(lines))  # values (task params) are user text
     table.caption_justify = "left"
+    return table
+
+
+def planned_trials(spec: SweepSpec) -> tuple[TrialConfig, ...]:
+    """The spec's trials; for TPE, num_samples times the trials of one point (its ranges' lower ends)."""
+    search = spec.search
+    if search.method != "tpe" or search.expand is None or search.num_samples is None:
+        return spec.trials
+    return search.expand({d.field: d.values[0] for d in search.distributions}) * search.num_samples
+
+
+def search_table(spec: SweepSpec) -> Table | None:
+    """How a random or TPE sweep searches: the distributions, then the configurations random drew (the
+    trials' searched values, one row each, with its seeds), or TPE's budget; None for a grid."""
+    search = spec.search
+    if search.method == "grid":
+        return None
+    seeds = ", ".join(str(s) for s in search.seeds)
+    if search.method == "random":
+        title = (f"search: random, {search.num_samples} draw(s) from seed {search.seed}, each on seed(s) {seeds}: "
+                 f"{len(spec.trials)} trial(s)")
+    else:
+        title = (f"search: tpe (Optuna's TPE sampler, seed {search.seed}), {search.num_samples} point(s), each on "
+                 f"seed(s) {seeds}: up to {search.num_samples * len(search.seeds)} trial(s), proposed while the "
+                 "sweep runs")
+    table = Table(title=escape(title), title_justify="left")
+    if search.method == "tpe":
+        table.add_column("field")
+        table.add_column("distribution")
+        for d in search.distributions:
+            table.add_row(escape(d.field), escape(d.describe()))
+        return table
+    table.add_column("draw", justify="right")
+    for d in search.distributions:
+        table.add_column(escape(f"{d.field} ~ {d.describe()}"), justify="right")
+    table.add_column("trials", justify="right")
+    draws: dict[tuple[str, ...], int] = {}
+    for trial in spec.trials:
+        row = tuple(_format(getattr(trial, d.field)) for d in search.distributions)
+        draws[row] = draws.get(row, 0) + 1
+    for number, (row, n) in enumerate(draws.items(), start=1):
+        table.add_row(str(number), *(escape(v) for v in row), str(n))
     return table

@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from rich.console import Console
 
+from sdssm.cli import main
 from sdssm.config import TrialConfig
-from sdssm.sweep.search import SeedRepeats, TpePlan, optuna_searcher
+from sdssm.sweep.search import SeedRepeats, TpePlan, optuna_searcher, plan_tpe
 from sdssm.sweep.space import Distribution, sample
 from sdssm.sweep.spec import SpecError, parse_spec
 from sdssm.sweep.store import Store, TrialStatus
@@ -123,3 +125,47 @@ def test_a_tpe_proposal_done_in_the_store_is_answered_from_it(tmp_path: Path) ->
     told = searcher.optuna._ot_study.trials  # noqa: SLF001 - what Optuna was told
     assert told[0].params == {"lr": 1e-3, "p": 2.0} and told[0].value == pytest.approx(0.75)
     assert searcher.suggest("tune_2") == "FINISHED"  # the budget of two points is used
+
+
+def test_validate_lists_the_draws_and_a_bad_search_registers_nothing(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text(yaml.safe_dump({**BASE, "grid": {"seed": [0, 1], **SPACE},
+                                    "search": {"method": "random", "num_samples": 3, "seed": 1}}))
+    assert main(["validate", str(good)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "search: random, 3 draw(s) from seed 1" in out and "is valid: 6 trials" in out
+    for trial in parse_spec(yaml.safe_load(good.read_text())).trials:
+        assert f"{trial.lr:g}" in out
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({**BASE, "grid": {"seed": 0, **SPACE}, "search": {"method": "tpe"}}))
+    db = tmp_path / "r.db"
+    assert main(["run", str(bad), "--db", str(db), "--storage", str(tmp_path / "ray")]) == 2
+    assert "search.num_samples: missing" in capsys.readouterr().err
+    assert not db.exists() and not (tmp_path / "ray").exists()  # refused before the store or Ray is touched
+
+
+def test_a_rerun_plan_tells_the_done_points_and_proposes_the_unfinished_first(tmp_path: Path) -> None:
+    """plan_tpe on what a stopped run left: point A done on both seeds, point B done on one seed and
+    interrupted on the other, and a member that no longer fits the spec (lr outside the range)."""
+    spec = spec_of("tpe", samples=5, seeds=[0, 1])
+    assert spec.search.expand is not None
+    a = spec.search.expand({"lr": 1e-3, "p": 2.0})
+    b = spec.search.expand({"lr": 2e-4, "p": 1.5})
+    (stray,) = spec_of("tpe", samples=5).search.expand({"lr": 1e-3, "p": 2.0})
+    stray = stray.replace(lr=0.5)
+    store = Store(str(tmp_path / "r.db"))
+    store.register_sweep("s", [*a, *b, stray])
+    for trial, accuracy in ((a[0], 0.6), (a[1], 0.8), (b[0], 0.9)):
+        store.record_final(trial.key, status=TrialStatus.FINISHED, accuracy_by_length=None,
+                           summary={"beyond_accuracy": accuracy})
+    store.mark_running(b[1].key)
+    store.mark_interrupted([b[1].key])
+    plan = plan_tpe(spec, store)
+    assert [c.key for c in plan.members] == [c.key for c in (*a, *b)]  # the stray member is dropped
+    assert plan.evaluated == [({"lr": 1e-3, "p": 2.0}, pytest.approx(0.7))]  # mean over the seeds
+    assert plan.unfinished == [{"lr": 2e-4, "p": 1.5}] and plan.remaining == 4
+    optuna = optuna_searcher(spec.search, plan)
+    assert optuna.suggest("first") == {"lr": 2e-4, "p": 1.5}  # the unfinished point again: same keys
+    assert len(optuna._ot_study.trials) == 2  # noqa: SLF001 - the told point and the one just asked

@@ -214,11 +214,12 @@ def _is_input_error(exc: Exception) -> bool:
 
 
 def cmd_validate(args: argparse.Namespace, console: Console) -> int:
+    from sdssm.sweep.fit import Fitted
     from sdssm.sweep.spec import load_spec
     from sdssm.sweep.summary import planned_trials, search_table, summary_table
 
     spec = load_spec(args.spec)
-    console.print(summary_table(spec))
+    console.print(Fitted(summary_table(spec)))
     if (search := search_table(spec)) is not None:
         console.print(search)
     up_to = "up to " if spec.search.method == "tpe" else ""
@@ -334,6 +335,7 @@ def cmd_trials(args: argparse.Namespace, console: Console) -> int:
     from rich.table import Table
 
     from analysis.trials import apply_filters, sort_table, trial_table
+    from sdssm.sweep.fit import Fitted
     from sdssm.sweep.store import Store
 
     if args.limit is not None and args.limit < 0:
@@ -360,13 +362,13 @@ def cmd_trials(args: argparse.Namespace, console: Console) -> int:
         view = Table(box=None, header_style="bold", pad_edge=False, padding=(0, 1, 0, 0))
         for i, column in enumerate(columns):
             width = max([len(_short_header(column))] + [len(row[i]) for row in cells])
-            if column in TEXT_COLUMNS:  # long text ends in an ellipsis rather than wrapping (--format csv: all)
-                view.add_column(_short_header(column), no_wrap=True, overflow="ellipsis", max_width=16)
+            if column in TEXT_COLUMNS:  # long text wraps onto more lines, never cut
+                view.add_column(_short_header(column), overflow="fold")
             else:  # numbers and short names are never cut
                 view.add_column(_short_header(column), no_wrap=True, min_width=width)
         for row in cells:
             view.add_row(*map(escape, row))
-        console.print(view)
+        console.print(Fitted(view))
         console.print(f"{len(table)} trial(s)", style="dim")
     return 0
 

@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from sdssm.sweep.fit import Fitted
 from sdssm.sweep.store import (
     DONE_STATUSES, Store, StoreError, Trial, TrialStatus, distinct_task_labels, mask_url,
 )
@@ -38,7 +39,7 @@ def status_view(store: Store, sweeps: Sequence[str] | None = None) -> Group:
     if not names:
         return Group(Text(f"no sweeps in {mask_url(store.url)} yet"))
     focus = list(sweeps) if sweeps else store.sweeps_by_last_run()[:1]
-    parts: list[Table | Text] = []
+    parts: list[Table | Text] = []  # each table is fitted to the terminal's width (sdssm.sweep.fit)
     counts_table = Table(title="trials by status", title_justify="left")
     driven = _driven_keys(store, known)
     per_sweep = {name: store.trials([name]) for name in names}
@@ -90,7 +91,7 @@ def status_view(store: Store, sweeps: Sequence[str] | None = None) -> Group:
         for row in failed_rows:
             table.add_row(*map(escape, row))  # a stored error is user text, not markup
         parts.append(table)
-    return Group(*parts)
+    return Group(*(Fitted(part) if isinstance(part, Table) else part for part in parts))  # 80 columns and up
 
 
 def _driven_keys(store: Store, sweeps: Sequence[str]) -> set[str]:

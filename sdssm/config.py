@@ -205,7 +205,9 @@ class TrialConfig:
                 f"{MAX_TRIAL_MEMORY_BYTES / 2**30:g} GiB (MAX_TRIAL_MEMORY_BYTES; evaluation scans "
                 f"min(eval samples, {EVAL_CHUNK}) x test_max_length ({self.test_max_length:,}) x state_size "
                 f"({self.state_size:,}) x 4 bytes twice, training batch_size ({self.batch_size:,}) x "
-                f"train_max_length ({self.train_max_length:,}) x state_size x 8 bytes); lower one of them")
+                f"train_max_length ({self.train_max_length:,}) x state_size x 8 bytes"
+                + (f"; each of {self.layers} layers holds its own, and a stacked SD-SSM or PD-SSM layer "
+                   f"an N x N matrix per position" if self.layers > 1 else "") + "); lower one of them")
         return self
 
     def memory_estimate_bytes(self) -> int:
@@ -215,14 +217,19 @@ class TrialConfig:
         test_max_length x state_size x 4, plus the sampled strings, samples x test_max_length x 17;
         training: states and their gradients, batch_size x train_max_length x state_size x 8;
         parameters with gradients and Adam's two moments: 16 x (the family's N x N matrices, k for SD-SSM)
-        x state_size^2. A stack of `layers` blocks holds each of these per layer.
+        x state_size^2. A stack of `layers` blocks holds each of these per layer, and in training the N x N
+        matrices its layers keep per position (the family's position_matrices) x batch_size x
+        train_max_length x state_size^2 x 4 per layer.
         """
         n = self.state_size
+        entry = family(self.model)
         samples = max(self.eval_samples, self.final_eval_samples)
         evaluation = 2 * min(samples, EVAL_CHUNK) * self.test_max_length * n * 4 * self.layers
         evaluation += samples * self.test_max_length * 17
         training = self.batch_size * self.train_max_length * n * 8 * self.layers
-        matrices = family(self.model).dense_matrices(self) * self.layers
+        if self.layers > 1:
+            training += entry.position_matrices * self.batch_size * self.train_max_length * n * n * 4 * self.layers
+        matrices = entry.dense_matrices(self) * self.layers
         return evaluation + training + 16 * matrices * n * n
 
     def __hash__(self) -> int:

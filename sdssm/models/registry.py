@@ -40,6 +40,8 @@ class ModelFamily:
     holds (for the memory estimate). readout_in_label: its report label always names the readout (the
     families the paper runs with both readouts). layer: "module:Class" of the family's continuous-input
     layer (constructor: d_model, state_size and `extra(config)`), stacked when `layers` > 1.
+    position_matrices: N x N tensors that layer keeps per position and string for its backward (SD-SSM's
+    and PD-SSM's transitions differ at every position of a stack; for the memory estimate).
     """
 
     name: str
@@ -53,6 +55,7 @@ class ModelFamily:
     dense_matrices: Callable[[TrialConfig], int] = lambda config: 4
     readout_in_label: bool = False
     layer: str = ""
+    position_matrices: int = 0
 
     def variant_of(self, config: TrialConfig) -> str:
         variant = self.variant(config) if self.variant is not None else self.name
@@ -86,7 +89,7 @@ class ModelFamily:
 FAMILIES: dict[str, ModelFamily] = {family.name: family for family in (
     ModelFamily(
         name="sdssm", fields=(*COMMON_FIELDS, "k", "p"), label="SD-SSM", builder="sdssm.models.sdssm:SDSSM",
-        layer="sdssm.models.sdssm:SDSSMLayer",
+        layer="sdssm.models.sdssm:SDSSMLayer", position_matrices=3,  # the mixture, |.|^p, the normalised
         extra=lambda c: {"k": c.k, "p": c.p}, describe=lambda c: [f"k={c.k}", f"p={c.p:g}"],
         dense_matrices=lambda c: c.k, readout_in_label=True),
     ModelFamily(
@@ -102,7 +105,7 @@ FAMILIES: dict[str, ModelFamily] = {family.name: family for family in (
                 layer="sdssm.models.recurrent:LSTMLayer"),
     ModelFamily(
         name="pdssm", fields=(*COMMON_FIELDS, "k"), label="PD-SSM", builder="sdssm.models.pdssm:PDSSM",
-        layer="sdssm.models.pdssm:PDLayer",
+        layer="sdssm.models.pdssm:PDLayer", position_matrices=2,  # the mixture and its softmax
         extra=lambda c: {"k": c.k}, describe=lambda c: [f"k={c.k}"], dense_matrices=lambda c: c.k),
     ModelFamily(
         name="gated", fields=(*COMMON_FIELDS, "negative_eigenvalues"), label="Gated",

@@ -103,3 +103,14 @@ def test_a_stack_on_cuda_matches_cpu(name: str) -> None:
     x = torch.randint(0, 3, (4, 12), generator=torch.Generator().manual_seed(1))
     cpu = model.prefix_logits(x)
     torch.testing.assert_close(model.cuda().prefix_logits(x.cuda()).cpu(), cpu)
+
+
+def test_the_memory_estimate_counts_a_dense_stacks_matrices_per_position() -> None:
+    # SD-SSM's stacked layer keeps batch x length N x N matrices for its backward; one layer keeps V of them.
+    big = dict(model="sdssm", state_size=128, batch_size=256, train_max_length=64, test_max_length=64)
+    assert TrialConfig(**big).memory_estimate_bytes() < 2**30
+    assert TrialConfig(**big, layers=2).memory_estimate_bytes() > 2 * 3 * 256 * 64 * 128 * 128 * 4
+    with pytest.raises(TrialConfigError, match="is above the cap .* an N x N matrix per position"):
+        TrialConfig(**{**big, "batch_size": 1024}, layers=2)
+    # a diagonal stack holds no N x N matrix per position
+    assert TrialConfig(**{**big, "model": "diagonal"}, layers=2).memory_estimate_bytes() < 2**30

@@ -17,7 +17,7 @@ from sdssm.models.registry import FAMILIES, family, variant_of
 from sdssm.models.stack import StackedModel
 from sdssm.sweep.summary import variant_label
 from sdssm.train import Trainer
-from tests.sdssm.checks import assert_prefix_logits_match_forward
+from tests.sdssm.checks import assert_prefix_logits_match_forward, fit_briefly
 
 STACKED = [name for name, entry in FAMILIES.items() if entry.layer]
 
@@ -114,3 +114,12 @@ def test_the_memory_estimate_counts_a_dense_stacks_matrices_per_position() -> No
         TrialConfig(**{**big, "batch_size": 1024}, layers=2)
     # a diagonal stack holds no N x N matrix per position
     assert TrialConfig(**{**big, "model": "diagonal"}, layers=2).memory_estimate_bytes() < 2**30
+
+
+@pytest.mark.parametrize("name", ["diagonal", "gated"])
+def test_a_two_layer_stack_learns_a_small_task(name: str) -> None:
+    # The last symbol of a length-5 string, read at the query token.
+    torch.manual_seed(0)
+    model = build_model(small(name, state_size=16), alphabet_size=3, num_classes=3)
+    early, late = fit_briefly(model, lambda x: x[:, -1], symbols=3)
+    assert late < 0.1 and late < 0.2 * early, (early, late)

@@ -16,7 +16,7 @@ from torch import nn
 
 
 class SequenceModel(nn.Module, ABC):
-    """A one-layer recurrent sequence classifier.
+    """A recurrent sequence classifier: one layer of a family, or a stack of them (stack.py).
 
     Subclasses implement `scan`, `step` and `readout`; `forward` (training) and `prefix_logits`
     (evaluation over every length at once) are built from them and may be overridden by a fast path.

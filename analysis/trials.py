@@ -25,6 +25,7 @@ from typing import Any
 
 import pandas as pd
 
+from sdssm.config import LATER_FIELD_DEFAULTS
 from sdssm.sweep.store import Store
 
 OUTCOME_COLUMNS = ("status", "steps", "wall_time_s", "solved_step", "solved_wall_time_s", "in_range_accuracy",
@@ -38,7 +39,9 @@ class TrialQueryError(ValueError):
 
 
 def flatten_config(config: dict[str, Any]) -> dict[str, Any]:
-    """A stored TrialConfig dict as flat columns: task_params {"n": 30} becomes task.n = 30."""
+    """A stored TrialConfig dict as flat columns: task_params {"n": 30} becomes task.n = 30. A config stored
+    before a field existed (LATER_FIELD_DEFAULTS: supervision, layers) gets that field's default."""
+    config = {**config, **{name: value for name, value in LATER_FIELD_DEFAULTS.items() if name not in config}}
     flat = {name: value for name, value in config.items() if name != "task_params"}
     for name, value in (config.get("task_params") or {}).items():
         flat[f"task.{name}"] = value if not isinstance(value, (list, dict)) else json.dumps(value)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis.trials import TrialQueryError, apply_filters, sort_table, trial_table
+from analysis.trials import TrialQueryError, apply_filters, flatten_config, sort_table, trial_table
 from sdssm.cli import main
 from sdssm.sweep.store import Store
 from tests.analysis.synthetic import EXTRA, MAIN
@@ -97,3 +97,9 @@ def test_export_writes_what_pandas_reads_back(db_url: str, tmp_path: Path, fmt: 
     assert lengths.groupby("trial_key")["length"].max().max() == 500
     by_seed = lengths[lengths["task"] == "parity_check"].groupby(["lr", "seed"])["accuracy"].mean()
     assert len(by_seed) > 0  # ready for group-bys
+
+
+def test_a_config_stored_before_a_field_existed_reads_as_its_default() -> None:
+    old = flatten_config({"model": "diagonal", "task_params": {"n": 4}})
+    assert old["layers"] == 1 and old["supervision"] == "last" and old["task.n"] == 4
+    assert flatten_config({"model": "diagonal", "layers": 2})["layers"] == 2

@@ -102,6 +102,7 @@ class SweepProgress:
         self.clock = clock
         self.t0 = clock()
         self._live: Live | None = None
+        self._short: tuple[int, dict[str, str], list[str]] | None = None  # (trials, short descriptions, shared)
         self._last_refresh = float("-inf")
         self._last_plain = self.t0
 
@@ -241,6 +242,16 @@ class SweepProgress:
         return (self._describe(key), step, _pct(attempt.now), _pct(attempt.peak),
                 _clock(self.clock() - attempt.started))
 
+    def _short_descriptions(self) -> tuple[dict[str, str], list[str]]:
+        """Per trial its description without the words every trial of the sweep shares (model/readout and
+        task stay), so a running trial fits one line of the panel; and those shared words, said once."""
+        if self._short is None or self._short[0] != len(self.configs):
+            words = {key: self._describe(key).split(" ") for key in self.configs}
+            common = [w for w in next(iter(words.values()), [])[2:] if all(w in ws[2:] for ws in words.values())]
+            short = {key: " ".join(ws[:2] + [w for w in ws[2:] if w not in common]) for key, ws in words.items()}
+            self._short = (len(self.configs), short, common)
+        return self._short[1], self._short[2]
+
     def plain_lines(self) -> list[str]:
         """The plain-text progress: the head line, then one line per running trial."""
         stamp = f"[{_clock(self.clock() - self.t0)}]"
@@ -270,14 +281,17 @@ class SweepProgress:
             if counts[name] or name in (TrialStatus.PENDING, TrialStatus.RUNNING))
         parts: list[Any] = [head, status_line, Text(eta.text() if eta else "ETA — (until a trial reports a step)")]
         if self.running:
+            short, common = self._short_descriptions()
             trials = Table(show_edge=False, box=None, padding=(0, 1), pad_edge=False,
                            caption="now, peak: beyond training lengths, periodic eval", caption_justify="left")
             trials.add_column("running trial", overflow="fold", ratio=1)
             for column in ("step", NOW, "peak", "time"):
                 trials.add_column(column, justify="right", no_wrap=True)
             for key in sorted(self.running, key=lambda k: self._describe(k)):
-                trials.add_row(*map(escape, self._trial_cells(key)))
+                trials.add_row(*map(escape, (short[key], *self._trial_cells(key)[1:])))
             parts.append(trials)
+            if common:
+                parts.append(Text(f"every trial: {' '.join(common)}"))
         rows = sorted(set(self.peak) | set(self.final))
         if rows:
             table = Table(show_edge=False, box=None, padding=(0, 2), pad_edge=False,

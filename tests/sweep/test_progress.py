@@ -7,13 +7,19 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import re
+import subprocess
+import sys
+from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from sdssm.config import TrialConfig
 from sdssm.results import FinalResult, PeriodicResult
 from sdssm.sweep.progress import SweepProgress
 from sdssm.sweep.store import TrialStatus
+from tests.sweep.conftest import write_spec
 
 A = TrialConfig(task="D4", seed=0, max_steps=1000)
 B = TrialConfig(task="cycle_navigation", seed=1, max_steps=1000)
@@ -67,6 +73,8 @@ def test_a_running_trial_is_one_line_with_step_now_peak_and_time() -> None:
     header = next(line for line in text.splitlines() if line.startswith("running trial"))
     assert header.split()[-4:] == ["step", "now", "peak", "time"]
     assert "now, peak: beyond training lengths, periodic eval" in text
+    assert "\nevery trial: k=8 p=1.2 lr=0.0001" in text
+    assert row.split()[:3] == ["sdssm/linear", "D4", "seed=0"]  # the words all trials share are said once
     assert max(map(len, text.splitlines())) <= 80
 
 
@@ -173,3 +181,25 @@ def test_a_terminal_gets_the_live_panel_not_plain_lines() -> None:
         view.refresh()
     text = console.export_text()
     assert "running sdssm" not in text and "running trial" in text and "ETA ≤" in text
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_real_run_into_a_log_file_prints_progress_lines(tmp_path: Path) -> None:
+    """`run` with output to a file (as under nohup): plain progress lines every --progress-interval seconds
+    while trials run, with their steps, and no ANSI codes."""
+    spec = write_spec(tmp_path, seeds=[0, 1], train={"max_steps": 600, "eval_interval": 20})
+    log = tmp_path / "run.log"
+    with log.open("w") as out:
+        done = subprocess.run([sys.executable, "-m", "sdssm.cli", "run", str(spec), "--db", str(tmp_path / "r.db"),
+                               "--storage", str(tmp_path / "ray"), "--num-cpus", "2", "--no-dashboard",
+                               "--progress-interval", "2"], cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT,
+                              timeout=540)
+    text = log.read_text()
+    assert done.returncode == 0, text
+    assert "\x1b" not in text
+    heads = re.findall(r"^\[\d+:\d\d\] sweep tiny: 2 to run; .*; ETA (?:≤|≈|—)", text, flags=re.MULTILINE)
+    running = re.findall(r"^\[\d+:\d\d\]   running sdssm/linear parity_check .*: step (\d+)/600, beyond training "
+                         r"now [\d.]+%, peak [\d.]+%, for \d+:\d\d$", text, flags=re.MULTILINE)
+    assert len(heads) >= 2 and running, text
+    assert any(0 < int(step) < 600 for step in running)  # seen while training, not only at the end
